@@ -42,7 +42,10 @@ dw_port_open() {
 # dw_port_owner PORT: best-effort description of the listener on PORT (for error messages).
 dw_port_owner() {
   if command -v ss >/dev/null 2>&1; then
-    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(\(.*\))/\1/p' | head -n 1
+    local out
+    out="$(ss -Hltnp "sport = :$1" 2>/dev/null || true)"
+    out="$(sed -n 's/.*users:(\(.*\))/\1/p' <<<"$out")"
+    echo "${out%%$'\n'*}"
   fi
 }
 
@@ -55,7 +58,9 @@ dw_pid_alive() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$cmdline" == *"$pattern"* ]]
 }
 
 # dw_lock NAME: take an exclusive lock (fd 9) for the rest of the script, so concurrent callers
@@ -129,7 +134,7 @@ dw_sudo() {
 # packages' maintainer scripts start system daemons (temporary policy-rc.d returning 101, the
 # standard Debian mechanism), running `apt-get update` first only if a package has no candidate.
 dw_apt_install() {
-  local log="$DW_STATE/apt-$DW_COMPONENT.log" pkg need_update=0 rc=0 created_policy=0
+  local log="$DW_STATE/apt-$DW_COMPONENT.log" pkg policy need_update=0 rc=0 created_policy=0
   mkdir -p "$DW_STATE"
   command -v apt-get >/dev/null 2>&1 ||
     dw_die "apt-get not found: cannot install $* (this helper supports Debian/Ubuntu only; install $* yourself)"
@@ -137,7 +142,9 @@ dw_apt_install() {
     dw_die "need root (or passwordless sudo) to apt-get install $*"
   fi
   for pkg in "$@"; do
-    if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then need_update=1; fi
+    # (capture first: `apt-cache | grep -q` would SIGPIPE apt-cache and fail under pipefail)
+    policy="$(apt-cache policy "$pkg" 2>/dev/null || true)"
+    if ! grep -q 'Candidate: [^(]' <<<"$policy"; then need_update=1; fi
   done
   : >"$log"
   if ((need_update)); then

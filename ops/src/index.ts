@@ -1,2 +1,3 @@
 export * from './log.ts';
 export * from './metrics.ts';
+export * from './ops-server.ts';

@@ -1,0 +1,73 @@
+/**
+ * Every CLI option in one table: parsing, --help and config-file keys all come from here so they
+ * cannot drift apart.
+ */
+export interface OptionSpec {
+  name: string;
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  env?: string;
+  placeholder?: string;
+  help: string;
+  commands: readonly string[];
+}
+
+const ALL = ['start', 'ingest', 'engine', 'gateway', 'migrate', 'tail'] as const;
+const RUNNING = ['start', 'ingest', 'engine', 'gateway'] as const;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', type: 'string', short: 'c', env: 'DEPTHWATCH_CONFIG', placeholder: 'FILE', help: 'JSON config file; flags and env override its values', commands: ALL },
+  { name: 'kafka', type: 'string', env: 'DEPTHWATCH_KAFKA', placeholder: 'HOST:PORT[,..]', help: 'Kafka brokers; ingest/engine/gateway alone need it, start without it runs on an in-memory bus', commands: [...RUNNING] },
+  { name: 'kafka-partitions', type: 'string', env: 'DEPTHWATCH_KAFKA_PARTITIONS', placeholder: 'N', help: 'partitions per topic when topics are created (default 4)', commands: RUNNING },
+  { name: 'topic-prefix', type: 'string', env: 'DEPTHWATCH_TOPIC_PREFIX', placeholder: 'PREFIX', help: 'prefix for Kafka topic names (isolates deployments sharing a broker)', commands: RUNNING },
+  { name: 'group', type: 'string', env: 'DEPTHWATCH_GROUP', placeholder: 'ID', help: 'Kafka consumer group of this engine (engines in one group share symbols)', commands: ['engine'] },
+  { name: 'clickhouse', type: 'string', env: 'DEPTHWATCH_CLICKHOUSE', placeholder: 'URL', help: 'ClickHouse HTTP URL; enables the history sink and the history API', commands: ['start', 'engine', 'gateway', 'migrate'] },
+  { name: 'clickhouse-db', type: 'string', env: 'DEPTHWATCH_CLICKHOUSE_DB', placeholder: 'NAME', help: 'ClickHouse database (default depthwatch)', commands: ['start', 'engine', 'gateway', 'migrate'] },
+  { name: 'venues', type: 'string', env: 'DEPTHWATCH_VENUES', placeholder: 'LIST', help: 'comma-separated venue ids to collect (default: every supported venue)', commands: ['start', 'ingest'] },
+  { name: 'symbols', type: 'string', env: 'DEPTHWATCH_SYMBOLS', placeholder: 'LIST', help: 'comma-separated unified symbols (BTC/USDT:USDT,...); default per venue', commands: ['start', 'ingest'] },
+  { name: 'live', type: 'boolean', env: 'DEPTHWATCH_LIVE', help: 'connect to the real exchanges instead of the simulated venues', commands: ['start', 'ingest'] },
+  { name: 'scenario', type: 'string', env: 'DEPTHWATCH_SCENARIO', placeholder: 'NAME', help: 'simulated market: default (cascade at ~75 s, then every ~10 min), calm, cascade', commands: ['start', 'ingest'] },
+  { name: 'seed', type: 'string', env: 'DEPTHWATCH_SEED', placeholder: 'N', help: 'seed of the simulated market (deterministic runs)', commands: ['start', 'ingest'] },
+  { name: 'time-scale', type: 'string', env: 'DEPTHWATCH_TIME_SCALE', placeholder: 'X', help: 'simulated market speed-up of scenario timing (default 1)', commands: ['start', 'ingest'] },
+  { name: 'rest-url', type: 'string', multiple: true, placeholder: 'VENUE=URL', help: 'override a venue REST base URL (repeatable)', commands: ['start', 'ingest'] },
+  { name: 'ws-url', type: 'string', multiple: true, placeholder: 'VENUE=URL', help: 'override a venue WebSocket URL (repeatable)', commands: ['start', 'ingest'] },
+  { name: 'no-checksum', type: 'string', multiple: true, placeholder: 'VENUE', help: 'disable checksum verification for a venue (failures are still counted)', commands: ['start', 'ingest'] },
+  { name: 'host', type: 'string', env: 'DEPTHWATCH_HOST', placeholder: 'ADDR', help: 'listen address of the gateway / ops endpoint (default 127.0.0.1)', commands: RUNNING },
+  { name: 'port', type: 'string', short: 'p', env: 'DEPTHWATCH_PORT', placeholder: 'PORT', help: 'gateway port (default 8080; 0 = random); ops port for ingest/engine alone (default 9464/9465)', commands: RUNNING },
+  { name: 'depth-interval', type: 'string', env: 'DEPTHWATCH_DEPTH_INTERVAL_MS', placeholder: 'MS', help: 'engine depth publication interval per symbol (default 100)', commands: ['start', 'engine'] },
+  { name: 'api-keys', type: 'string', env: 'DEPTHWATCH_API_KEYS_FILE', placeholder: 'FILE', help: 'JSON file of gateway API keys and per-key limits (keys required when set)', commands: ['start', 'gateway'] },
+  { name: 'allowed-origins', type: 'string', env: 'DEPTHWATCH_ALLOWED_ORIGINS', placeholder: 'LIST', help: 'browser origins allowed to open /v1/stream (default: any)', commands: ['start', 'gateway'] },
+  { name: 'url', type: 'string', env: 'DEPTHWATCH_URL', placeholder: 'WS-URL', help: 'gateway stream URL (default ws://127.0.0.1:8080/v1/stream)', commands: ['tail'] },
+  { name: 'venue', type: 'string', placeholder: 'VENUE', help: 'only this venue', commands: ['tail'] },
+  { name: 'log-level', type: 'string', env: 'DEPTHWATCH_LOG_LEVEL', placeholder: 'LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)', commands: ALL },
+  { name: 'help', type: 'boolean', short: 'h', help: 'show this help', commands: ALL },
+];
+
+export const COMMANDS: Record<string, string> = {
+  start: 'run every stage in one process (simulated venues unless --live; in-memory bus unless --kafka)',
+  ingest: 'run the collectors alone, publishing to Kafka',
+  engine: 'run the engine (and the ClickHouse sink with --clickhouse) alone on Kafka',
+  gateway: 'run the gateway alone on Kafka',
+  migrate: 'apply ClickHouse migrations and exit',
+  tail: 'print a live view of a channel: depthwatch tail depth BTC/USDT:USDT',
+};
+
+export function helpText(command?: string): string {
+  const lines: string[] = [];
+  if (!command || !(command in COMMANDS)) {
+    lines.push('depthwatch — real-time order-book depth, liquidations and cascade alerts', '', 'Usage: depthwatch <command> [options]', '', 'Commands:');
+    for (const [name, text] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${text}`);
+    lines.push('', 'Options (commands they apply to in brackets):');
+  } else {
+    lines.push(`Usage: depthwatch ${command} [options]`, '', COMMANDS[command], '', 'Options:');
+  }
+  for (const opt of OPTIONS) {
+    if (command && command in COMMANDS && !opt.commands.includes(command)) continue;
+    const flag = `${opt.short ? `-${opt.short}, ` : '    '}--${opt.name}${opt.placeholder ? ` ${opt.placeholder}` : ''}`;
+    const env = opt.env ? ` [env ${opt.env}]` : '';
+    const where = command && command in COMMANDS ? '' : ` (${opt.commands.join(', ')})`;
+    lines.push(`  ${flag.padEnd(34)} ${opt.help}${env}${where}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,138 @@
+import type { Bus, Stage, StageHealth, VenueId } from '@depthwatch/schemas';
+import { MemoryBus, KafkaBus } from '@depthwatch/bus';
+import { logger, startDefaultMetrics, startOpsServer } from '@depthwatch/ops';
+import { startIngest, startSimulatedVenues, DEFAULT_SYMBOLS, SUPPORTED_VENUES } from '@depthwatch/ingest';
+import { startEngine } from '@depthwatch/engine';
+import { startClickHouseSink } from '@depthwatch/engine/sink/clickhouse/index';
+import { startGateway } from '@depthwatch/gateway';
+import { ClickHouseHistoryStore } from '@depthwatch/gateway/http/clickhouse-history';
+import { ConfigError, type Config } from './config.ts';
+
+const log = logger('pipeline');
+
+export interface Roles {
+  ingest: boolean;
+  engine: boolean;
+  gateway: boolean;
+}
+
+export const ROLES_BY_COMMAND: Record<string, Roles> = {
+  start: { ingest: true, engine: true, gateway: true },
+  ingest: { ingest: true, engine: false, gateway: false },
+  engine: { ingest: false, engine: true, gateway: false },
+  gateway: { ingest: false, engine: false, gateway: true },
+};
+
+export interface Pipeline {
+  bus: Bus;
+  stages: Stage[];
+  /** Present when the simulated venues run in this process. */
+  sim: Awaited<ReturnType<typeof startSimulatedVenues>> | null;
+  gatewayUrl: string | null;
+  opsUrl: string | null;
+  health(): StageHealth[];
+  close(): Promise<void>;
+}
+
+/** Picks venues and symbols: explicit lists win; symbols a venue does not list are not forced on it. */
+export function selectVenues(config: Config): { venue: VenueId; symbols: string[] }[] {
+  const venues = config.venues ?? [...SUPPORTED_VENUES];
+  for (const v of venues) {
+    if (!SUPPORTED_VENUES.includes(v)) throw new ConfigError(`venue "${v}" has no collector yet; supported: ${SUPPORTED_VENUES.join(', ')}`);
+  }
+  const selected = venues.map((venue) => {
+    const defaults = DEFAULT_SYMBOLS[venue] ?? [];
+    const symbols = config.symbols ? config.symbols.filter((s) => defaults.includes(s) || config.live) : defaults;
+    return { venue, symbols };
+  });
+  const withSymbols = selected.filter((s) => s.symbols.length > 0);
+  if (withSymbols.length === 0) throw new ConfigError(`none of the selected venues lists the symbols ${config.symbols?.join(', ')}`);
+  return withSymbols;
+}
+
+export async function startPipeline(config: Config, roles: Roles): Promise<Pipeline> {
+  startDefaultMetrics();
+  const stages: Stage[] = [];
+  let sim: Pipeline['sim'] = null;
+  let opsServer: Awaited<ReturnType<typeof startOpsServer>> | null = null;
+  let gatewayUrl: string | null = null;
+  const bus: Bus = config.kafka
+    ? await KafkaBus.connect({ brokers: config.kafka, clientId: `depthwatch-${config.command}`, partitions: config.kafkaPartitions, topicPrefix: config.topicPrefix })
+    : new MemoryBus();
+  if (!config.kafka && !(roles.ingest && roles.engine && roles.gateway)) {
+    throw new ConfigError(`"${config.command}" runs one stage alone and needs --kafka (or use "start" for one process)`);
+  }
+  const health = (): StageHealth[] => stages.map((s) => s.health());
+  const close = async (): Promise<void> => {
+    for (const stage of [...stages].reverse()) {
+      try {
+        await stage.close();
+      } catch (err) {
+        log.warn({ err, stage: stage.name }, 'stage close failed');
+      }
+    }
+    await opsServer?.close();
+    await sim?.close();
+    await bus.close();
+  };
+  try {
+    if (roles.engine) {
+      stages.push(await startEngine({ bus, config: { depthIntervalMs: config.depthIntervalMs } }));
+      if (config.clickhouse) {
+        stages.push(await startClickHouseSink({ bus, url: config.clickhouse, database: config.clickhouseDb }));
+      }
+    }
+    if (roles.gateway) {
+      const history = config.clickhouse ? new ClickHouseHistoryStore({ url: config.clickhouse, database: config.clickhouseDb }) : undefined;
+      const gateway = await startGateway({
+        bus,
+        host: config.host,
+        port: config.port ?? 8080,
+        history,
+        healthSources: health,
+        config: {
+          ...(config.apiKeysFile ? { apiKeysFile: config.apiKeysFile } : {}),
+          ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+        },
+      });
+      stages.push(gateway);
+      gatewayUrl = gateway.url;
+    }
+    if (roles.ingest) {
+      const selection = selectVenues(config);
+      if (!config.live) {
+        sim = await startSimulatedVenues({
+          venues: selection.map((s) => s.venue),
+          symbols: Object.fromEntries(selection.map((s) => [s.venue, s.symbols])),
+          seed: config.seed,
+          scenario: config.scenario,
+          timeScale: config.timeScale,
+        });
+      }
+      const venues = selection.map(({ venue, symbols }) => ({
+        venue,
+        symbols,
+        ...(sim ? sim.endpoints[venue] : {}),
+        ...config.venueUrls[venue],
+        checksum: !config.noChecksum.includes(venue),
+      }));
+      stages.push(await startIngest({ bus, venues }));
+    }
+    if (!roles.gateway) {
+      const defaultPort = roles.ingest ? 9464 : 9465;
+      opsServer = await startOpsServer({ host: config.host, port: config.port ?? defaultPort, health });
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    bus,
+    stages,
+    sim,
+    gatewayUrl,
+    opsUrl: opsServer ? `http://${config.host}:${opsServer.port}` : gatewayUrl,
+    health,
+    close,
+  };
+}
