@@ -52,8 +52,8 @@ need_curl() {
 
 cmd_install() {
   local missing=()
-  server_bin >/dev/null || missing+=(clickhouse-server)
-  command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
+  # clickhouse-client is a convenience for humans; the scripts and tests only need the server + curl.
+  server_bin >/dev/null || missing+=(clickhouse-server clickhouse-client)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   if ((${#missing[@]} == 0)); then
     dw_log "already installed: $(server_bin)"
@@ -63,7 +63,7 @@ cmd_install() {
   local t0
   t0="$(dw_now)"
   dw_apt_install "${missing[@]}"
-  server_bin >/dev/null || dw_die "apt-get install clickhouse-server succeeded but no clickhouse-server binary was found in PATH, /usr/sbin or /usr/bin"
+  server_bin >/dev/null || dw_die "apt-get install ${missing[*]} succeeded but no clickhouse-server binary was found in PATH, /usr/sbin or /usr/bin"
   stop_system_service
   dw_log "installed ${missing[*]} in $(dw_elapsed "$t0") s"
 }
@@ -178,7 +178,7 @@ EOF
 EOF
 }
 
-ping_ok() { [[ "$(curl -s --max-time 2 "${1:-$URL}/ping" 2>/dev/null || true)" == "Ok." ]]; }
+ping_ok() { [[ "$(curl -s --max-time 2 "$URL/ping" 2>/dev/null || true)" == "Ok." ]]; }
 
 query() { curl -sS --fail-with-body --max-time 30 "$URL/" --data-binary "$1"; }
 
@@ -257,6 +257,11 @@ cmd_start() {
 
 cmd_stop() {
   dw_lock clickhouse-start
+  if ! running && ping_ok; then
+    dw_log "no server started by this checkout; leaving the one at $URL ($(dw_port_owner "$HTTP_PORT")) alone"
+    rm -f "$PIDFILE"
+    return 0
+  fi
   dw_stop_pid "$PIDFILE" "$CONFIG" "clickhouse-server"
 }
 

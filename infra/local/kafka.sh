@@ -157,11 +157,15 @@ tool_log4j() {
 
 run_tool() { java -Xmx256m -XX:TieredStopAtLevel=1 "$(tool_log4j)" -cp "$(java_cp)" "$@"; }
 
-# metadata_ok [BOOTSTRAP]: true if a broker answers a metadata (list topics) request.
+# metadata_ok: true if a broker at $BOOTSTRAP answers a metadata (list topics) request.
 metadata_ok() {
-  timeout 30 java -Xmx128m -XX:TieredStopAtLevel=1 "$(tool_log4j)" -cp "$(java_cp)" \
-    org.apache.kafka.tools.TopicCommand --bootstrap-server "${1:-$BOOTSTRAP}" --list \
-    >"$STATE/metadata-check.out" 2>&1
+  local cfg="$STATE/metadata-check.properties"
+  mkdir -p "$STATE"
+  [[ -f "$cfg" ]] || printf '%s\n' request.timeout.ms=4000 default.api.timeout.ms=5000 \
+    socket.connection.setup.timeout.ms=2000 socket.connection.setup.timeout.max.ms=2000 >"$cfg"
+  timeout 20 java -Xmx128m -XX:TieredStopAtLevel=1 "$(tool_log4j)" -cp "$(java_cp)" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list \
+    --command-config "$cfg" >"$STATE/metadata-check.out" 2>&1
 }
 
 format_storage() {
@@ -194,24 +198,32 @@ cmd_status() {
 cmd_wait() {
   need_java
   installed || dw_die "jars not installed in $LIBS; run: bash infra/local/kafka.sh install"
-  local t0 deadline
+  local t0 deadline port_seen=0
   t0="$(dw_now)"
   deadline=$((SECONDS + DW_WAIT_SECS))
+  mkdir -p "$STATE"
+  rm -f "$STATE/metadata-check.out"
   while ((SECONDS < deadline)); do
     if [[ -f "$PIDFILE" ]] && ! running; then
       dw_tail "$OUT" 20
       dw_tail "$LOGS/server.log" 40
       dw_die "broker process exited during startup (logs: $LOGS)"
     fi
-    if dw_port_open "$HOST" "$PORT" && metadata_ok; then
-      dw_log "broker answers metadata requests at $BOOTSTRAP (waited $(dw_elapsed "$t0") s)"
-      return 0
+    if dw_port_open "$HOST" "$PORT"; then
+      port_seen=1
+      if metadata_ok; then
+        dw_log "broker answers metadata requests at $BOOTSTRAP (waited $(dw_elapsed "$t0") s)"
+        return 0
+      fi
     fi
     sleep 0.5
   done
   dw_tail "$STATE/metadata-check.out" 10
   dw_tail "$LOGS/server.log" 40
-  dw_die "broker at $BOOTSTRAP did not answer a metadata request within ${DW_WAIT_SECS} s (logs: $LOGS)"
+  if ((port_seen)); then
+    dw_die "broker at $BOOTSTRAP accepts connections but did not answer a metadata request within ${DW_WAIT_SECS} s (logs: $LOGS)"
+  fi
+  dw_die "nothing listens on $BOOTSTRAP after ${DW_WAIT_SECS} s (not started? run: bash infra/local/kafka.sh start; logs: $LOGS)"
 }
 
 cmd_start() {
@@ -249,6 +261,11 @@ cmd_start() {
 
 cmd_stop() {
   dw_lock kafka-start
+  if ! running && dw_port_open "$HOST" "$PORT"; then
+    dw_log "no broker started by this checkout; leaving the one at $BOOTSTRAP ($(dw_port_owner "$PORT")) alone"
+    rm -f "$PIDFILE"
+    return 0
+  fi
   dw_stop_pid "$PIDFILE" "$MAIN_CLASS" "Kafka broker"
 }
 

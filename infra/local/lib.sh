@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034,SC2016  # variables are used by the sourcing scripts; bash -c bodies are single-quoted on purpose
 # Shared helpers for infra/local/*.sh. Sourced, never executed.
 #
 # Conventions:
@@ -130,43 +131,49 @@ dw_sudo() {
   fi
 }
 
-# dw_apt_install PKG...: apt-get install -y PKG... non-interactively, without letting the
+# dw_apt_install [APT-OPTION...] PKG...: apt-get install -y PKG... non-interactively, without letting the
 # packages' maintainer scripts start system daemons (temporary policy-rc.d returning 101, the
 # standard Debian mechanism), running `apt-get update` first only if a package has no candidate.
 dw_apt_install() {
-  local log="$DW_STATE/apt-$DW_COMPONENT.log" pkg policy need_update=0 rc=0 created_policy=0
+  local log="$DW_STATE/apt-$DW_COMPONENT.log" pkg policy need_update=0 rc=0 pkgs=()
+  for pkg in "$@"; do
+    [[ "$pkg" == -* ]] || pkgs+=("$pkg") # skip apt-get options such as --no-install-recommends
+  done
   mkdir -p "$DW_STATE"
   command -v apt-get >/dev/null 2>&1 ||
-    dw_die "apt-get not found: cannot install $* (this helper supports Debian/Ubuntu only; install $* yourself)"
+    dw_die "apt-get not found: cannot install ${pkgs[*]} (this helper supports Debian/Ubuntu only; install ${pkgs[*]} yourself)"
   if [[ "$(id -u)" != 0 ]] && ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
-    dw_die "need root (or passwordless sudo) to apt-get install $*"
+    dw_die "need root (or passwordless sudo) to apt-get install ${pkgs[*]}"
   fi
-  for pkg in "$@"; do
+  for pkg in "${pkgs[@]}"; do
     # (capture first: `apt-cache | grep -q` would SIGPIPE apt-cache and fail under pipefail)
     policy="$(apt-cache policy "$pkg" 2>/dev/null || true)"
     if ! grep -q 'Candidate: [^(]' <<<"$policy"; then need_update=1; fi
   done
   : >"$log"
   if ((need_update)); then
-    dw_log "apt-get update (package lists missing or stale)"
-    if ! dw_sudo apt-get update >>"$log" 2>&1; then
+    dw_log "apt-get update (package lists missing or without ${pkgs[*]})"
+    if ! dw_sudo apt-get update -o DPkg::Lock::Timeout=300 >>"$log" 2>&1; then
       dw_tail "$log" 20
-      dw_die "apt-get update failed (see $log)"
+      dw_die "apt-get update failed, needed to install ${pkgs[*]} (see $log)"
     fi
   fi
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\n# temporary, created by depthwatch infra/local/lib.sh\nexit 101\n' |
+    printf '#!/bin/sh\n# temporary, created by depthwatch infra/local/lib.sh during apt-get install\nexit 101\n' |
       dw_sudo tee /usr/sbin/policy-rc.d >/dev/null
     dw_sudo chmod 755 /usr/sbin/policy-rc.d
-    created_policy=1
+    trap 'dw_sudo rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  dw_log "apt-get install -y $*"
-  DEBIAN_FRONTEND=noninteractive dw_sudo env DEBIAN_FRONTEND=noninteractive \
+  dw_log "apt-get install -y $* (log: $log)"
+  dw_sudo env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold "$@" \
     >>"$log" 2>&1 || rc=$?
-  if ((created_policy)); then dw_sudo rm -f /usr/sbin/policy-rc.d; fi
+  if grep -q 'created by depthwatch' /usr/sbin/policy-rc.d 2>/dev/null; then
+    dw_sudo rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
   if ((rc != 0)); then
     dw_tail "$log" 25
-    dw_die "apt-get install $* failed (exit $rc): $(grep -E '^(E:|dpkg: error)' "$log" | tail -n 3 | tr '\n' ' ')(full log: $log)"
+    dw_die "apt-get install ${pkgs[*]} failed (exit $rc): $(grep -E '^(E:|dpkg: error)' "$log" | tail -n 3 | tr '\n' ' ')(full log: $log)"
   fi
 }

@@ -1,0 +1,679 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AssignerProtocol,
+  CompressionTypes,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Assigner,
+  type Consumer,
+  type EachBatchPayload,
+  type LogEntry,
+  type PartitionAssigner,
+  type Producer,
+} from 'kafkajs';
+import {
+  TOPICS,
+  parseEvent,
+  serializeEvent,
+  type AnyEvent,
+  type Bus,
+  type BusHandler,
+  type EventType,
+  type SubscribeOptions,
+  type Topic,
+  type TopicEvents,
+} from '@depthwatch/schemas';
+import { LATENCY_BUCKETS, counter, gauge, histogram, logger, type Logger } from '@depthwatch/ops';
+
+/** Event types a record on each topic may carry; anything else is a bad record. */
+export const TOPIC_EVENT_TYPES: Readonly<Record<Topic, readonly EventType[]>> = {
+  'md.book': ['book_snapshot', 'book_delta'],
+  'md.trade': ['trade'],
+  'md.liquidation': ['liquidation'],
+  'md.ticker': ['ticker'],
+  'md.status': ['status'],
+  'out.depth': ['depth'],
+  'out.alert': ['alert'],
+};
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Prepended to every consumer group id (lets tests and deployments share a broker). */
+  groupPrefix?: string;
+  /** Partitions per topic when this bus creates the topics (default 4). Existing topics are left as they are. */
+  partitions?: number;
+  /** Record-batch codec (default 'none': see docs/clickhouse.md and the KafkaBus notes; gzip costs more CPU than it saves at our rates). */
+  compression?: 'gzip' | 'none';
+  /** Prepended to every topic name ('t123.' → 't123.md.book'); isolates test runs. */
+  topicPrefix?: string;
+  /** Send a batch as soon as this many messages are pending (default 2 000). */
+  batchMaxMessages?: number;
+  /** Otherwise send pending messages this many ms after the first one was queued (default 5). */
+  lingerMs?: number;
+  /** Bound on queued-but-unacknowledged messages; beyond it new messages are dropped and counted (default 200 000). */
+  maxPending?: number;
+  /** How often consumer lag is polled through the admin client (default 5 000 ms; 0 disables). */
+  lagPollMs?: number;
+  /**
+   * `fromBeginning: true` normally replays from the oldest retained record. With a rewind window the
+   * replay starts at the first record produced at or after now − rewindMs instead (per topic),
+   * which is enough to rebuild books because collectors publish a snapshot at least every 60 s.
+   */
+  rewindMs?: Partial<Record<Topic, number>>;
+  /** retention.ms given to topics this bus creates (default: md.book 1 h, others the broker default). */
+  retentionMs?: Partial<Record<Topic, number>>;
+}
+
+const DEFAULT_RETENTION_MS: Partial<Record<Topic, number>> = { 'md.book': 3_600_000 };
+
+const producedTotal = counter<'topic'>({ name: 'depthwatch_bus_produced_total', help: 'Records acknowledged by Kafka', labelNames: ['topic'] });
+const consumedTotal = counter<'topic'>({ name: 'depthwatch_bus_consumed_total', help: 'Valid records delivered to handlers', labelNames: ['topic'] });
+const badRecordsTotal = counter<'topic'>({ name: 'depthwatch_bus_bad_records_total', help: 'Records that failed to parse or validate and were skipped', labelNames: ['topic'] });
+const handlerErrorsTotal = counter<'topic'>({ name: 'depthwatch_bus_handler_errors_total', help: 'Exceptions thrown by bus handlers (isolated, record skipped for that handler)', labelNames: ['topic'] });
+const droppedTotal = counter<'topic'>({ name: 'depthwatch_bus_dropped_total', help: 'Records dropped because the producer queue was full', labelNames: ['topic'] });
+const produceFailuresTotal = counter({ name: 'depthwatch_bus_produce_failures_total', help: 'Failed batch sends (retried)' });
+const produceBatchesTotal = counter({ name: 'depthwatch_bus_produce_batches_total', help: 'Batches acknowledged by Kafka' });
+const produceLatency = histogram({
+  name: 'depthwatch_bus_produce_latency_seconds',
+  help: 'Enqueue-to-acknowledgement time of the oldest record in each produced batch',
+  buckets: LATENCY_BUCKETS,
+});
+const pendingGauge = gauge({ name: 'depthwatch_bus_pending_messages', help: 'Records queued in producers and not yet acknowledged' });
+const lagGauge = gauge<'topic' | 'group'>({
+  name: 'depthwatch_bus_consumer_lag',
+  help: 'Records between the group committed offset and the log end, summed over partitions',
+  labelNames: ['topic', 'group'],
+});
+
+interface Pending {
+  topic: Topic;
+  key: string;
+  value: string;
+  t: number;
+}
+
+type AnyHandler = (event: unknown, key: string) => void;
+
+/**
+ * Co-partitioning assigner: for every topic, partition p goes to the p-th (mod n) of the members
+ * subscribed to that topic, members sorted by id. When all members of a group subscribe the same
+ * topics (the engine: md.book, md.trade, md.liquidation …) one member owns the same partition
+ * number — hence the same venue:symbol keys — on every topic, which is what per-symbol state
+ * (books next to liquidations) needs. It also never hands a member a topic it did not subscribe to
+ * (kafkajs' RoundRobinAssigner does).
+ */
+const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => {
+  const assigner: Assigner = {
+    name: 'DepthwatchCoPartition',
+    version: 0,
+    async assign({ members, topics }) {
+      const subs = new Map<string, string[]>();
+      for (const m of members) {
+        const meta = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
+        for (const t of meta?.topics ?? topics) {
+          const list = subs.get(t) ?? [];
+          list.push(m.memberId);
+          subs.set(t, list);
+        }
+      }
+      const result = new Map<string, Record<string, number[]>>();
+      for (const m of members) result.set(m.memberId, {});
+      for (const topic of topics) {
+        const owners = (subs.get(topic) ?? []).sort();
+        if (owners.length === 0) continue;
+        const parts = cluster
+          .findTopicPartitionMetadata(topic)
+          .map((p) => p.partitionId)
+          .sort((a, b) => a - b);
+        for (const p of parts) {
+          const owner = owners[p % owners.length];
+          const a = result.get(owner)!;
+          (a[topic] ??= []).push(p);
+        }
+      }
+      return [...result].map(([memberId, assignment]) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment, userData: Buffer.alloc(0) }),
+      }));
+    },
+    protocol({ topics }) {
+      return { name: 'DepthwatchCoPartition', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+    },
+  };
+  return assigner;
+};
+
+function kafkaLogCreator(log: Logger) {
+  return () =>
+    ({ level, namespace, log: entry }: LogEntry) => {
+      const { message, ...rest } = entry;
+      const fields = { kafkajs: namespace, ...rest };
+      // Our own send loop retries failed batches; kafkajs' warning about bounded retries is noise.
+      if (typeof message === 'string' && message.startsWith('Limiting retries for the idempotent producer')) return;
+      if (level === logLevel.ERROR) log.error(fields, message);
+      else if (level === logLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    };
+}
+
+/** At most one log line per key per interval; reports how many were suppressed in between. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  constructor(private readonly intervalMs: number) {}
+  /** Returns the number of suppressed calls to report, or -1 when this call must stay silent. */
+  take(key: string): number {
+    const now = Date.now();
+    const s = this.last.get(key);
+    if (!s || now - s.at >= this.intervalMs) {
+      const suppressed = s?.suppressed ?? 0;
+      this.last.set(key, { at: now, suppressed: 0 });
+      return suppressed;
+    }
+    s.suppressed++;
+    return -1;
+  }
+}
+
+interface TopicSub {
+  handlers: AnyHandler[];
+  fromBeginning: boolean;
+}
+
+/**
+ * One kafkajs consumer per consumer group in this process. Subscribing another topic in the same
+ * group restarts the consumer with the extended topic list (kafkajs cannot add topics to a running
+ * consumer); one consumer per group keeps the co-partitioning assigner meaningful.
+ */
+class GroupConsumer {
+  readonly topics = new Map<Topic, TopicSub>();
+  private consumer: Consumer | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  /** Partitions this member owns, by topic (for lag polling only). */
+  assigned: Record<string, number[]> = {};
+  /** Last assignment, kept across restarts of this group's consumer so adding a topic does not rewind again. */
+  private owned: Record<string, number[]> = {};
+
+  constructor(
+    private readonly bus: KafkaBus,
+    readonly groupId: string,
+    readonly ephemeral: boolean,
+  ) {}
+
+  /** Serializes restarts of this group. */
+  enqueue(op: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(op, op);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    if (this.topics.size === 0) {
+      if (this.ephemeral) await this.bus.deleteGroup(this.groupId);
+      return;
+    }
+    const rewind = await this.bus.rewindOffsets([...this.topics].filter(([, s]) => s.fromBeginning).map(([t]) => t));
+    const consumer = this.bus.kafka.consumer({
+      groupId: this.groupId,
+      partitionAssigners: [CoPartitionAssigner],
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 1_048_576,
+      maxBytes: 8_388_608,
+      maxWaitTimeInMs: 100,
+      retry: { retries: 10 },
+    });
+    this.consumer = consumer;
+    let joinedOnce = false;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Kafka consumer group ${this.groupId} did not join within 60 s`)), 60_000);
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const assignment = e.payload.memberAssignment as Record<string, number[]>;
+        // State rebuild: every partition of a fromBeginning topic this member did not own before
+        // (all of them on the first join) is rewound before its first fetch.
+        for (const [name, parts] of Object.entries(assignment)) {
+          const topic = this.bus.logicalTopic(name);
+          if (!topic || !this.topics.get(topic)?.fromBeginning) continue;
+          const before = new Set(this.owned[name] ?? []);
+          for (const p of parts) {
+            if (before.has(p)) continue;
+            consumer.seek({ topic: name, partition: p, offset: rewind.get(`${name}/${p}`) ?? '-2' });
+          }
+        }
+        this.owned = assignment;
+        this.assigned = assignment;
+        joinedOnce = true;
+      });
+      // The first FETCH after joining means start offsets are resolved: records published after
+      // subscribe() resolves are seen (kafkajs resolves "latest" lazily at the first fetch).
+      consumer.on(consumer.events.FETCH, () => {
+        if (!joinedOnce) return;
+        clearTimeout(timer);
+        resolve();
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        this.bus.log.error({ group: this.groupId, err: String(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
+        if (!e.payload.restart) {
+          clearTimeout(timer);
+          reject(e.payload.error);
+        }
+      });
+    });
+    await consumer.connect();
+    for (const [topic, sub] of this.topics) {
+      await consumer.subscribe({ topics: [this.bus.topicName(topic)], fromBeginning: sub.fromBeginning });
+    }
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    await ready;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const topic = this.bus.logicalTopic(batch.topic);
+    const sub = topic ? this.topics.get(topic) : undefined;
+    const allowed = topic ? TOPIC_EVENT_TYPES[topic] : [];
+    let lastBeat = Date.now();
+    let n = 0;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      if (topic && sub) {
+        let event: AnyEvent | null = null;
+        try {
+          if (!message.value) throw new Error('record has no value');
+          event = parseEvent(message.value.toString('utf8'), allowed);
+        } catch (err) {
+          badRecordsTotal.inc({ topic });
+          const suppressed = this.bus.badLog.take(topic);
+          if (suppressed >= 0) {
+            this.bus.log.warn(
+              { topic, partition: batch.partition, offset: message.offset, err: (err as Error).message, suppressedSinceLast: suppressed },
+              'skipping bad bus record',
+            );
+          }
+        }
+        if (event) {
+          consumedTotal.inc({ topic });
+          const key = message.key ? message.key.toString('utf8') : '';
+          const handlers = sub.handlers;
+          for (let i = 0; i < handlers.length; i++) {
+            try {
+              handlers[i](event, key);
+            } catch (err) {
+              handlerErrorsTotal.inc({ topic });
+              if (this.bus.badLog.take(`handler:${topic}`) >= 0) this.bus.log.error({ topic, err: String(err) }, 'bus handler threw');
+            }
+          }
+        }
+      }
+      resolveOffset(message.offset);
+      if (++n % 256 === 0 && Date.now() - lastBeat > 1_000) {
+        await heartbeat();
+        lastBeat = Date.now();
+      }
+    }
+    await heartbeat();
+  }
+
+  async stop(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = null;
+    this.assigned = {};
+    if (c) {
+      try {
+        await c.disconnect();
+      } catch (err) {
+        this.bus.log.warn({ group: this.groupId, err: String(err) }, 'consumer disconnect failed');
+      }
+    }
+  }
+}
+
+/**
+ * Bus over Apache Kafka (kafkajs). Same contract as MemoryBus for stage code:
+ * - publish() is synchronous: the event is serialized with the compiled serializers and queued;
+ *   a flusher sends queued records in batches (idempotent producer, acks=all, one request in
+ *   flight, so per-partition order is kept) every `lingerMs` or as soon as `batchMaxMessages` wait;
+ * - key = venue:symbol, so one partition (and one consumer of a group) owns a symbol;
+ * - subscribe(topic, handler, { group, fromBeginning }): consumers with the same group share the
+ *   partitions; without a group the subscription gets a private group and sees every record
+ *   published after subscribe() resolved (the in-memory bus semantics);
+ * - records that do not parse or validate as the topic's event types are counted
+ *   (depthwatch_bus_bad_records_total{topic}), logged at most once per 10 s per topic and skipped.
+ * Delivery is at-least-once: a consumer restart replays records after the last committed offset.
+ */
+export class KafkaBus implements Bus {
+  readonly log: Logger;
+  readonly badLog = new RateLimitedLog(10_000);
+  readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly opts: Required<Omit<KafkaBusOptions, 'rewindMs' | 'retentionMs'>> & Pick<KafkaBusOptions, 'rewindMs' | 'retentionMs'>;
+  private readonly groups = new Map<string, GroupConsumer>();
+  private readonly topicByName = new Map<string, Topic>();
+
+  private queue: Pending[] = [];
+  private head = 0;
+  private enqueued = 0;
+  private settled = 0;
+  private waiters: { target: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private sending = false;
+  private closed = false;
+  private failures = 0;
+  private lagTimer: NodeJS.Timeout | null = null;
+
+  private constructor(opts: KafkaBusOptions) {
+    this.opts = {
+      groupPrefix: '',
+      partitions: 4,
+      compression: 'none',
+      topicPrefix: '',
+      batchMaxMessages: 2_000,
+      lingerMs: 5,
+      maxPending: 200_000,
+      lagPollMs: 5_000,
+      ...opts,
+    };
+    this.log = logger('bus.kafka', { clientId: opts.clientId });
+    for (const t of TOPICS) this.topicByName.set(this.topicName(t), t);
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(this.log),
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5_000 },
+    });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects producer and admin and creates the topics (idempotent). */
+  static async connect(opts: KafkaBusOptions): Promise<KafkaBus> {
+    if (!opts.brokers.length) throw new Error('KafkaBus: no brokers given');
+    const bus = new KafkaBus(opts);
+    try {
+      await bus.admin.connect();
+      await bus.ensureTopics();
+      await bus.producer.connect();
+    } catch (err) {
+      await bus.admin.disconnect().catch(() => {});
+      await bus.producer.disconnect().catch(() => {});
+      throw new Error(`KafkaBus: cannot connect to Kafka at ${opts.brokers.join(',')}: ${(err as Error).message}`);
+    }
+    if (bus.opts.lagPollMs > 0) {
+      bus.lagTimer = setInterval(() => void bus.pollLag(), bus.opts.lagPollMs);
+      bus.lagTimer.unref();
+    }
+    return bus;
+  }
+
+  topicName(topic: Topic): string {
+    return `${this.opts.topicPrefix}${topic}`;
+  }
+
+  logicalTopic(name: string): Topic | undefined {
+    return this.topicByName.get(name);
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const retention = { ...DEFAULT_RETENTION_MS, ...this.opts.retentionMs };
+    const existing = new Set(await this.admin.listTopics());
+    const missing = TOPICS.filter((t) => !existing.has(this.topicName(t)));
+    if (missing.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: this.topicName(t),
+          numPartitions: this.opts.partitions,
+          configEntries: retention[t] ? [{ name: 'retention.ms', value: String(retention[t]) }] : [],
+        })),
+      });
+      this.log.info({ topics: missing.map((t) => this.topicName(t)), partitions: this.opts.partitions }, 'created topics');
+    }
+    const meta = await this.admin.fetchTopicMetadata({ topics: TOPICS.map((t) => this.topicName(t)) });
+    for (const t of meta.topics) {
+      if (t.partitions.length !== this.opts.partitions) {
+        this.log.warn({ topic: t.name, partitions: t.partitions.length, wanted: this.opts.partitions }, 'existing topic has a different partition count; leaving it as is');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- producing
+
+  publish<T extends Topic>(topic: T, key: string, event: TopicEvents[T]): void {
+    if (this.closed || this.queue.length - this.head >= this.opts.maxPending) {
+      droppedTotal.inc({ topic });
+      const suppressed = this.badLog.take(`drop:${topic}`);
+      if (suppressed >= 0) {
+        const why = this.closed ? 'publish after close: dropping records' : 'producer queue full: dropping new records';
+        this.log.error({ topic, maxPending: this.opts.maxPending, suppressedSinceLast: suppressed }, why);
+      }
+      return;
+    }
+    this.queue.push({ topic, key, value: serializeEvent(event as AnyEvent), t: performance.now() });
+    this.enqueued++;
+    pendingGauge.inc();
+    const pending = this.queue.length - this.head;
+    if (pending >= this.opts.batchMaxMessages) this.kick(true);
+    else this.kick(false);
+  }
+
+  private kick(now: boolean): void {
+    if (this.sending) return; // the send loop picks new records up when the current batch is acked
+    if (now) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.sending = true;
+      queueMicrotask(() => void this.sendLoop());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.sending) return;
+        this.sending = true;
+        void this.sendLoop();
+      }, this.opts.lingerMs);
+    }
+  }
+
+  private async sendLoop(): Promise<void> {
+    try {
+      while (this.queue.length - this.head > 0) {
+        const end = Math.min(this.queue.length, this.head + this.opts.batchMaxMessages);
+        const batch = this.queue.slice(this.head, end);
+        const byTopic = new Map<Topic, { key: string; value: string }[]>();
+        for (const m of batch) {
+          let list = byTopic.get(m.topic);
+          if (!list) byTopic.set(m.topic, (list = []));
+          list.push({ key: m.key, value: m.value });
+        }
+        try {
+          await this.producer.sendBatch({
+            acks: -1,
+            compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+            topicMessages: [...byTopic].map(([t, messages]) => ({ topic: this.topicName(t), messages })),
+          });
+        } catch (err) {
+          produceFailuresTotal.inc();
+          this.failures++;
+          const delay = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
+          if (this.badLog.take('send') >= 0) this.log.error({ err: (err as Error).message, pending: this.queue.length - this.head, retryInMs: delay }, 'produce failed; retrying');
+          if (this.closed && this.abandon) break;
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        this.failures = 0;
+        produceBatchesTotal.inc();
+        produceLatency.observe((performance.now() - batch[0].t) / 1000);
+        for (const [t, list] of byTopic) producedTotal.inc({ topic: t }, list.length);
+        this.head = end;
+        if (this.head > 65_536 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        pendingGauge.dec(batch.length);
+        this.settle(batch.length);
+      }
+    } finally {
+      this.sending = false;
+    }
+    if (this.queue.length - this.head > 0 && !this.abandon) this.kick(false);
+  }
+
+  private settle(n: number): void {
+    this.settled += n;
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.target <= this.settled) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private abandon = false;
+
+  /** Resolves when every record published before this call is acknowledged by Kafka (acks=all). */
+  flush(): Promise<void> {
+    const target = this.enqueued;
+    if (target <= this.settled) return Promise.resolve();
+    this.kick(true);
+    return new Promise((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+  }
+
+  /** Records queued and not yet acknowledged. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  // ---------------------------------------------------------------- consuming
+
+  async subscribe<T extends Topic>(topic: T, handler: BusHandler<T>, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
+    if (this.closed) throw new Error('KafkaBus: subscribe after close');
+    const ephemeral = options.group === undefined;
+    const groupId = `${this.opts.groupPrefix}${options.group ?? `${this.opts.clientId}.private.${randomUUID()}`}`;
+    let group = this.groups.get(groupId);
+    if (!group) {
+      group = new GroupConsumer(this, groupId, ephemeral);
+      this.groups.set(groupId, group);
+    }
+    const g = group;
+    const h = handler as AnyHandler;
+    await g.enqueue(async () => {
+      const existing = g.topics.get(topic);
+      if (existing) {
+        // Same group and topic again in this process: the running member delivers to both handlers.
+        existing.handlers = [...existing.handlers, h];
+        return;
+      }
+      g.topics.set(topic, { handlers: [h], fromBeginning: options.fromBeginning ?? false });
+      try {
+        await g.restart();
+      } catch (err) {
+        g.topics.delete(topic);
+        await g.stop();
+        throw new Error(`KafkaBus: subscribe ${topic} (group ${groupId}) failed: ${(err as Error).message}`);
+      }
+    });
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      await g.enqueue(async () => {
+        const sub = g.topics.get(topic);
+        if (!sub) return;
+        sub.handlers = sub.handlers.filter((x) => x !== h);
+        if (sub.handlers.length > 0) return;
+        g.topics.delete(topic);
+        await g.restart();
+        if (g.topics.size === 0) this.groups.delete(groupId);
+      });
+    };
+  }
+
+  /**
+   * Start offsets for a state rebuild, by `${topic}/${partition}`: the first record produced at or
+   * after now − rewindMs when a rewind window is configured for the topic; otherwise none (the
+   * consumer seeks to the earliest retained record).
+   */
+  async rewindOffsets(topics: readonly Topic[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const topic of topics) {
+      const rewind = this.opts.rewindMs?.[topic];
+      if (rewind === undefined) continue;
+      const name = this.topicName(topic);
+      const byTs = await this.admin.fetchTopicOffsetsByTimestamp(name, Date.now() - rewind);
+      for (const p of byTs) out.set(`${name}/${p.partition}`, Number(p.offset) >= 0 ? p.offset : '-1');
+    }
+    return out;
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    try {
+      await this.admin.deleteGroups([groupId]);
+    } catch {
+      // best effort: an empty group without offsets expires on its own
+    }
+  }
+
+  /** Polls committed offsets vs log end per group and topic into depthwatch_bus_consumer_lag. */
+  async pollLag(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const g of this.groups.values()) {
+      for (const topic of g.topics.keys()) {
+        const name = this.topicName(topic);
+        try {
+          const [ends, committed] = await Promise.all([this.admin.fetchTopicOffsets(name), this.admin.fetchOffsets({ groupId: g.groupId, topics: [name] })]);
+          const byPart = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+          let lag = 0;
+          for (const e of ends) {
+            const c = byPart.get(e.partition) ?? -1;
+            lag += Number(e.high) - (c >= 0 ? c : Number(e.low));
+          }
+          lagGauge.set({ topic, group: g.groupId }, lag);
+          out[`${g.groupId}/${topic}`] = lag;
+        } catch (err) {
+          if (this.badLog.take('lag') >= 0) this.log.warn({ err: (err as Error).message }, 'consumer lag poll failed');
+        }
+      }
+    }
+    return out;
+  }
+
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    const flushed = await Promise.race([this.flush().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+    if (!flushed) {
+      this.abandon = true;
+      this.log.error({ unsent: this.pending }, 'closing with unacknowledged records');
+      for (const w of this.waiters) w.reject(new Error(`KafkaBus closed with ${this.pending} unacknowledged records`));
+      this.waiters = [];
+      pendingGauge.dec(this.pending);
+    }
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all(
+      [...this.groups.values()].map((g) =>
+        g.enqueue(async () => {
+          g.topics.clear();
+          await g.stop();
+          if (g.ephemeral) await this.deleteGroup(g.groupId);
+        }),
+      ),
+    );
+    this.groups.clear();
+    await this.producer.disconnect().catch(() => {});
+    await this.admin.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,306 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Bus, Stage, StageHealth } from '@depthwatch/schemas';
+import { LATENCY_BUCKETS, counter, gauge, histogram, logger } from '@depthwatch/ops';
+import { assertDatabaseName, migrate } from './migrations.ts';
+import { SINK_TABLES, alertRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
+
+export interface ClickHouseSinkOptions {
+  bus: Bus;
+  /** e.g. http://127.0.0.1:18123 */
+  url: string;
+  database?: string;
+  /** Stored in every row's run_id ('' = live). Replays use their own id so they never mix with live rows. */
+  runId?: string;
+  /** Insert as soon as a table has this many rows buffered (default 5 000). */
+  batchRows?: number;
+  /** Otherwise insert whatever is buffered every flushMs (default 1 000). */
+  flushMs?: number;
+  /** Bound on rows held in memory across tables (default 500 000); beyond it new rows are dropped and counted. */
+  maxBufferedRows?: number;
+  /** Consumer group on a Kafka bus (default 'depthwatch-sink'); sink instances in one group share the keys. */
+  group?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface ClickHouseSink extends Stage {
+  /** Resolves when every row buffered before the call is inserted (retrying while ClickHouse is down). */
+  flush(): Promise<void>;
+  readonly stats: { inserted: number; dropped: number; buffered: number; failures: number; batches: number };
+}
+
+const rowsInserted = counter<'table'>({ name: 'depthwatch_sink_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'] });
+const batchesTotal = counter<'table'>({ name: 'depthwatch_sink_batches_total', help: 'Insert batches committed', labelNames: ['table'] });
+const failuresTotal = counter<'table'>({ name: 'depthwatch_sink_failures_total', help: 'Failed insert attempts (retried with backoff)', labelNames: ['table'] });
+const droppedRows = counter<'table'>({ name: 'depthwatch_sink_dropped_rows_total', help: 'Rows dropped because the buffer was full or the sink closed before ClickHouse came back', labelNames: ['table'] });
+const bufferedRows = gauge({ name: 'depthwatch_sink_buffered_rows', help: 'Rows buffered in the sink, waiting for an insert' });
+const insertLatency = histogram<'table'>({ name: 'depthwatch_sink_insert_latency_seconds', help: 'Duration of successful inserts', labelNames: ['table'], buckets: LATENCY_BUCKETS });
+
+/** 18.16 closes idle keep-alive sockets after 3 s: stay well below so we never write to a closed socket. */
+export const IDLE_SOCKET_TTL_MS = 2_000;
+
+export function createSinkClient(url: string, username?: string, password?: string): ClickHouseClient {
+  return createClient({
+    url,
+    username: username ?? 'default',
+    password: password ?? '',
+    request_timeout: 30_000,
+    keep_alive: { enabled: true, idle_socket_ttl: IDLE_SOCKET_TTL_MS },
+    compression: { request: false, response: false },
+    // The client's own logger prints every refused connection to stderr; the sink logs failures itself (rate-limited).
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+interface Batch {
+  rows: Row[];
+  insertId: number;
+  minTs: number;
+  maxTs: number;
+  attempts: number;
+}
+
+class TableBuffer {
+  rows: Row[] = [];
+  head = 0;
+  inflight: Batch | null = null;
+  get size(): number {
+    return this.rows.length - this.head + (this.inflight ? this.inflight.rows.length : 0);
+  }
+  get queued(): number {
+    return this.rows.length - this.head;
+  }
+  cut(max: number): Row[] {
+    const end = Math.min(this.rows.length, this.head + max);
+    const out = this.rows.slice(this.head, end);
+    this.head = end;
+    if (this.head > 65_536 && this.head * 2 > this.rows.length) {
+      this.rows = this.rows.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}
+
+/**
+ * Bus → ClickHouse. Subscribes md.trade, md.liquidation, md.ticker, md.status, out.depth,
+ * out.alert; buffers rows per table; inserts JSONEachRow batches bounded by size (batchRows) and
+ * time (flushMs), one insert in flight. A failed insert is retried with backoff (100 ms … 5 s)
+ * for as long as it takes; before a retry the sink asks ClickHouse whether the batch (tagged with
+ * a random insert_id) already landed, so an insert whose acknowledgement was lost is not written
+ * twice (and the rollup views do not count it twice). Rows that would be written twice anyway
+ * collapse in the ReplacingMergeTree tables (read with FINAL).
+ * While ClickHouse is down the buffer keeps the OLDEST rows up to maxBufferedRows; newer rows are
+ * dropped, counted in depthwatch_sink_dropped_rows_total{table} and logged.
+ */
+export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<ClickHouseSink> {
+  const db = assertDatabaseName(opts.database ?? 'depthwatch');
+  const runId = opts.runId ?? '';
+  const batchRows = opts.batchRows ?? 5_000;
+  const flushMs = opts.flushMs ?? 1_000;
+  const maxBuffered = opts.maxBufferedRows ?? 500_000;
+  const group = opts.group ?? 'depthwatch-sink';
+  const log = logger('sink.clickhouse', { database: db, runId });
+  const client = createSinkClient(opts.url, opts.username, opts.password);
+
+  try {
+    await migrate(client, db);
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw new Error(`ClickHouse sink: cannot migrate ${db} at ${opts.url}: ${(err as Error).message}`);
+  }
+
+  const buffers = Object.fromEntries(SINK_TABLES.map((t) => [t, new TableBuffer()])) as Record<SinkTable, TableBuffer>;
+  const stats = { inserted: 0, dropped: 0, buffered: 0, failures: 0, batches: 0 };
+  let lastError: string | null = null;
+  let lastDropLog = 0;
+  let suppressedDrops = 0;
+  let closed = false;
+  let abandon = false;
+  let running = false;
+  let waiters: { resolve: () => void; reject: (e: Error) => void; targets: Record<SinkTable, number> }[] = [];
+  /** Rows ever accepted per table; with `done` this tells flush() waiters when their rows are in. */
+  const accepted = Object.fromEntries(SINK_TABLES.map((t) => [t, 0])) as Record<SinkTable, number>;
+  const done = Object.fromEntries(SINK_TABLES.map((t) => [t, 0])) as Record<SinkTable, number>;
+
+  function push(table: SinkTable, row: Row): void {
+    if (closed || stats.buffered >= maxBuffered) {
+      stats.dropped++;
+      droppedRows.inc({ table });
+      const now = Date.now();
+      if (now - lastDropLog > 10_000) {
+        log.error({ table, maxBufferedRows: maxBuffered, closed, suppressedSinceLast: suppressedDrops }, 'sink buffer full: dropping new rows (oldest are kept)');
+        lastDropLog = now;
+        suppressedDrops = 0;
+      } else suppressedDrops++;
+      return;
+    }
+    const b = buffers[table];
+    b.rows.push(row);
+    accepted[table]++;
+    stats.buffered++;
+    bufferedRows.inc();
+    if (b.queued >= batchRows) kick();
+  }
+
+  const unsubs: (() => Promise<void>)[] = [];
+  const sub = { group };
+  unsubs.push(
+    await opts.bus.subscribe('md.trade', (e) => push('trades', tradeRow(e, runId)), sub),
+    await opts.bus.subscribe('md.liquidation', (e) => push('liquidations', liquidationRow(e, runId)), sub),
+    await opts.bus.subscribe('md.ticker', (e) => push('tickers', tickerRow(e, runId)), sub),
+    await opts.bus.subscribe('md.status', (e) => push('feed_status', statusRow(e, runId)), sub),
+    await opts.bus.subscribe('out.depth', (e) => push('depth', depthRow(e, runId)), sub),
+    await opts.bus.subscribe('out.alert', (e) => push('alerts', alertRow(e, runId)), sub),
+  );
+
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+  async function alreadyInserted(table: SinkTable, batch: Batch): Promise<number> {
+    // insert_id is our own integer and the ts bounds are numbers: nothing external reaches the SQL.
+    const rs = await client.query({
+      query: `SELECT count() AS c FROM ${db}.${table} WHERE ts_ms >= ${batch.minTs} AND ts_ms <= ${batch.maxTs} AND insert_id = ${batch.insertId}`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ c: string | number }>();
+    return Number(rows[0]?.c ?? 0);
+  }
+
+  async function insertBatch(table: SinkTable, batch: Batch): Promise<void> {
+    for (;;) {
+      try {
+        if (batch.attempts > 0) {
+          const found = await alreadyInserted(table, batch);
+          if (found === batch.rows.length) {
+            log.warn({ table, rows: found, insertId: batch.insertId }, 'previous attempt had landed; not inserting again');
+            return;
+          }
+          if (found > 0) log.warn({ table, found, rows: batch.rows.length }, 'previous attempt landed partly; re-inserting (raw tables deduplicate under FINAL)');
+        }
+        batch.attempts++;
+        const t0 = performance.now();
+        await client.insert({ table: `${db}.${table}`, values: batch.rows, format: 'JSONEachRow' });
+        insertLatency.observe({ table }, (performance.now() - t0) / 1000);
+        if (lastError) log.info({ table, rows: batch.rows.length }, 'ClickHouse inserts recovered');
+        lastError = null;
+        return;
+      } catch (err) {
+        stats.failures++;
+        failuresTotal.inc({ table });
+        const msg = (err as Error).message;
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(batch.attempts, 6));
+        if (lastError !== msg) log.error({ table, err: msg, rows: batch.rows.length, buffered: stats.buffered, retryInMs: delay }, 'ClickHouse insert failed; retrying');
+        lastError = msg;
+        if (abandon) throw err;
+        await sleep(delay);
+        if (abandon) throw err;
+      }
+    }
+  }
+
+  async function drain(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      let progress = true;
+      while (progress) {
+        progress = false;
+        for (const table of SINK_TABLES) {
+          const b = buffers[table];
+          if (b.queued === 0) continue;
+          const rows = b.cut(batchRows);
+          let minTs = Number.MAX_SAFE_INTEGER;
+          let maxTs = 0;
+          const insertId = Math.floor(Math.random() * 2 ** 52) + 1;
+          for (const r of rows) {
+            const ts = r.ts_ms as number;
+            if (ts < minTs) minTs = ts;
+            if (ts > maxTs) maxTs = ts;
+            r.insert_id = insertId;
+          }
+          const batch: Batch = { rows, insertId, minTs, maxTs, attempts: 0 };
+          b.inflight = batch;
+          try {
+            await insertBatch(table, batch);
+          } catch {
+            return; // abandoned at close: the in-flight rows are counted as dropped there
+          }
+          b.inflight = null;
+          stats.inserted += rows.length;
+          stats.batches++;
+          stats.buffered -= rows.length;
+          bufferedRows.dec(rows.length);
+          rowsInserted.inc({ table }, rows.length);
+          batchesTotal.inc({ table });
+          done[table] += rows.length;
+          settle();
+          progress = true;
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  function settle(): void {
+    if (waiters.length === 0) return;
+    waiters = waiters.filter((w) => {
+      if (SINK_TABLES.every((t) => done[t] >= w.targets[t])) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  function kick(): void {
+    if (!running) void drain().then(() => {
+      if (!abandon && SINK_TABLES.some((t) => buffers[t].queued > 0)) kick();
+    });
+  }
+
+  const timer = setInterval(kick, flushMs);
+  timer.unref();
+
+  function flush(): Promise<void> {
+    const targets = { ...accepted };
+    if (SINK_TABLES.every((t) => done[t] >= targets[t])) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      waiters.push({ resolve, reject, targets });
+      kick();
+    });
+  }
+
+  log.info({ url: opts.url, batchRows, flushMs, maxBufferedRows: maxBuffered }, 'ClickHouse sink started');
+
+  return {
+    name: 'clickhouse-sink',
+    stats,
+    flush,
+    health(): StageHealth {
+      const details: Record<string, string> = { buffered: String(stats.buffered) };
+      if (lastError) details.clickhouse = `inserts failing: ${lastError}`;
+      if (stats.buffered >= maxBuffered) details.buffer = 'full: dropping rows';
+      return { alive: !closed, ready: !closed && lastError === null, details };
+    },
+    async close(timeoutMs: number = 10_000): Promise<void> {
+      if (closed) return;
+      await Promise.allSettled(unsubs.map((u) => u()));
+      closed = true;
+      clearInterval(timer);
+      const ok = await Promise.race([flush().then(() => true), sleep(timeoutMs).then(() => false)]);
+      if (!ok) {
+        abandon = true;
+        const lost = stats.buffered;
+        for (const t of SINK_TABLES) droppedRows.inc({ table: t }, buffers[t].size);
+        stats.dropped += lost;
+        bufferedRows.dec(lost);
+        stats.buffered = 0;
+        log.error({ rows: lost, lastError }, 'sink closed before ClickHouse accepted every buffered row: rows dropped');
+        for (const w of waiters) w.reject(new Error(`ClickHouse sink closed with ${lost} rows not inserted`));
+        waiters = [];
+      }
+      await client.close().catch(() => {});
+    },
+  } as ClickHouseSink & { close(timeoutMs?: number): Promise<void> };
+}

@@ -1,0 +1,78 @@
+import type { DepthMetrics } from '@depthwatch/schemas';
+
+/**
+ * Engine-local views that go beyond the shared schema. Nothing here is published on the bus (the
+ * bus carries schema-valid DepthMetrics / Alert only); these are what a schema extension would add
+ * (see the proposal in engine/README.md) and are readable in-process through the engine handle.
+ */
+
+/** Liquidation flow over one rolling window; "long" = liquidated longs (they sell into the bids). */
+export interface LiquidationFlowWindow {
+  windowSec: number;
+  longNotional: number;
+  shortNotional: number;
+  longCount: number;
+  shortCount: number;
+  longLargest: number;
+  shortLargest: number;
+}
+
+export interface DerivativesState {
+  ts: number;
+  markPrice: number | null;
+  indexPrice: number | null;
+  lastPrice: number | null;
+  fundingRate: number | null;
+  nextFundingTime: number | null;
+  /** Base units. */
+  openInterest: number | null;
+  /** openInterest × (mark ?? last). */
+  openInterestQuote: number | null;
+  /** (mark ?? last − index) / index in bps. */
+  basisBps: number | null;
+}
+
+export interface Baselines {
+  /** Samples (seconds with a two-sided book) seen; alerts need `warmupSec` of them. */
+  samples: number;
+  warm: boolean;
+  depth2PctBidQuote: number | null;
+  depth2PctAskQuote: number | null;
+  spreadBps: number | null;
+  /** Current 2 % depth ÷ baseline (0.1 = "down 10× from normal"). */
+  depth2PctBidRatio: number | null;
+  depth2PctAskRatio: number | null;
+  spreadRatio: number | null;
+  /** Prior liquidation rates (quote/s) over the baseline horizon, per book side hit. */
+  liqRateBid: number | null;
+  liqRateAsk: number | null;
+}
+
+export interface SymbolStats {
+  venue: string;
+  symbol: string;
+  asset: string;
+  depth: DepthMetrics | null;
+  liquidations: LiquidationFlowWindow[];
+  derivatives: DerivativesState | null;
+  baselines: Baselines;
+  /** Latest feed state from md.status is usable (not stale/down). */
+  feedHealthy: boolean;
+}
+
+/** Cross-venue aggregate of one asset over symbols quoted in USD-like currencies. */
+export interface AssetStats {
+  asset: string;
+  /** Event time of the last evaluation. */
+  ts: number;
+  venues: string[];
+  symbols: string[];
+  depth2PctBidQuote: number;
+  depth2PctAskQuote: number;
+  depth2PctBidBaseline: number | null;
+  depth2PctAskBaseline: number | null;
+  depthTruncated: boolean;
+  liquidations: LiquidationFlowWindow[];
+  /** Venues whose liquidation feed is sampled (lower bound) in the last window. */
+  lowerBoundVenues: string[];
+}

@@ -1,0 +1,479 @@
+import { hostname } from 'node:os';
+import type { RawData, WebSocket } from 'ws';
+import { L2Book } from '@depthwatch/engine/book/l2-book';
+import type { Logger } from '@depthwatch/ops';
+import { assetOf, serializeEvent, streamKey, type Alert, type AnyEvent, type BookEvent, type Bus, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
+import type { GatewayConfig } from '../config.ts';
+import { gatewayMetrics as m } from '../metrics.ts';
+import { ClientConn } from './client.ts';
+import {
+  CHANNELS,
+  RequestError,
+  filterMatches,
+  parseRequest,
+  sameScope,
+  serializeBook,
+  serializeError,
+  serializeHello,
+  serializePong,
+  serializeSubscribed,
+  serializeUnsubscribed,
+  type Channel,
+  type ErrorCode,
+  type Filter,
+} from './protocol.ts';
+
+interface Latest<E> {
+  event: E;
+  buf: Buffer | null;
+}
+
+interface BookState {
+  book: L2Book;
+  venue: VenueId;
+  symbol: string;
+  asset: string;
+  ts: number;
+  seq: number;
+  synced: boolean;
+  /** Book events applied since the last tick (source-level coalescing). */
+  events: number;
+  t0: number;
+}
+
+interface Target {
+  c: ClientConn;
+  /** Largest book depth among the client's matching subscriptions. */
+  depth: number;
+}
+
+export const PROTOCOL_VERSION = 1;
+const MATCH_CACHE_MAX = 50_000;
+
+export interface ClientStats {
+  id: number;
+  key: string | null;
+  subscriptions: number;
+  cseq: number;
+  pending: number;
+  behind: boolean;
+  bufferedAmount: number;
+  maxBufferedAmount: number;
+  framesSent: number;
+  bytesSent: number;
+  dropped: number;
+  conflated: number;
+}
+
+/**
+ * The fan-out core: keeps the latest state per stream (for snapshot-on-subscribe), serializes each
+ * update once into a shared Buffer, queues it on every matching client and, once per tick, lets
+ * every client write its queue as one frame.
+ */
+export class StreamHub {
+  readonly clients = new Set<ClientConn>();
+  private nextClientId = 1;
+  private readonly nextSubId = new WeakMap<ClientConn, number>();
+  private readonly matchCache = new Map<string, Target[]>();
+  private readonly depth = new Map<string, Latest<DepthMetrics>>();
+  private readonly books = new Map<string, BookState>();
+  private readonly dirtyBooks = new Set<string>();
+  private readonly tickers = new Map<string, Latest<Ticker>>();
+  private readonly statuses = new Map<string, Latest<FeedStatus>>();
+  private readonly openAlerts = new Map<string, Latest<Alert>>();
+  private unsubscribers: (() => Promise<void>)[] = [];
+  private tickTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private readonly hello: Buffer;
+  attached = false;
+  eventErrors = 0;
+  subscriptionCount = 0;
+
+  constructor(
+    private readonly cfg: GatewayConfig,
+    private readonly log: Logger,
+  ) {
+    this.hello = Buffer.from(
+      serializeHello({ type: 'hello', protocol: PROTOCOL_VERSION, tickMs: cfg.tickMs, maxBookDepth: cfg.maxBookDepth, channels: [...CHANNELS] }),
+    );
+  }
+
+  async attach(bus: Bus): Promise<void> {
+    const opts = { group: `depthwatch-gateway-${hostname()}-${process.pid}` };
+    const guard = <E>(fn: (e: E) => void) => (e: E) => {
+      try {
+        fn(e);
+      } catch (err) {
+        this.eventErrors++;
+        if (this.eventErrors <= 10 || this.eventErrors % 1000 === 0) this.log.warn({ err, errors: this.eventErrors }, 'gateway failed to handle an event');
+      }
+    };
+    this.unsubscribers.push(
+      await bus.subscribe('out.depth', guard((e: DepthMetrics) => this.onDepth(e)), opts),
+      await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), opts),
+      await bus.subscribe('md.trade', guard((e: Trade) => this.onPlain('trades', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
+      await bus.subscribe('md.liquidation', guard((e: Liquidation) => this.onPlain('liquidations', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
+      await bus.subscribe('md.ticker', guard((e: Ticker) => this.onTicker(e)), opts),
+      await bus.subscribe('md.status', guard((e: FeedStatus) => this.onStatus(e)), opts),
+      await bus.subscribe('out.alert', guard((e: Alert) => this.onAlert(e)), opts),
+    );
+    this.attached = true;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => this.tick(), this.cfg.tickMs);
+    this.keepaliveTimer = setInterval(() => this.keepalive(), this.cfg.keepaliveMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.tickTimer = this.keepaliveTimer = null;
+    const unsubs = this.unsubscribers;
+    this.unsubscribers = [];
+    this.attached = false;
+    await Promise.allSettled(unsubs.map((u) => u()));
+    for (const c of this.clients) c.close(1001, 'gateway shutting down');
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  addClient(ws: WebSocket, keyName: string | null, remote: string): ClientConn {
+    const c = new ClientConn(this.nextClientId++, ws, this.cfg, keyName, remote, performance.now());
+    this.clients.add(c);
+    this.nextSubId.set(c, 1);
+    m.connections.inc();
+    ws.on('message', (data, isBinary) => this.onClientMessage(c, data, isBinary));
+    ws.on('pong', () => {
+      c.alive = true;
+    });
+    ws.on('error', (err) => this.log.debug({ err, client: c.id }, 'client socket error'));
+    ws.once('close', () => this.removeClient(c));
+    c.enqueue(null, null, this.hello, performance.now(), { control: true });
+    return c;
+  }
+
+  private removeClient(c: ClientConn): void {
+    if (!this.clients.delete(c)) return;
+    c.closing = true;
+    m.connections.dec();
+    this.subscriptionCount -= c.subs.size;
+    m.subscriptions.dec(c.subs.size);
+    c.subs.clear();
+    c.foldMetrics();
+    this.matchCache.clear();
+  }
+
+  private reply(c: ClientConn, buf: Buffer): void {
+    c.enqueue(null, null, buf, performance.now(), { control: true });
+  }
+
+  private refuse(c: ClientConn, code: ErrorCode, message: string, reqId: string | number | null = null): void {
+    m.refused.inc({ reason: code });
+    this.reply(c, Buffer.from(serializeError({ type: 'error', code, message, reqId: reqId ?? undefined })));
+  }
+
+  private onClientMessage(c: ClientConn, data: RawData, _isBinary: boolean): void {
+    c.alive = true;
+    if (c.closing) return;
+    const now = performance.now();
+    if (!c.takeToken(now)) {
+      // Counted every time; answered at most once per second so a flood cannot amplify itself.
+      if (now - c.lastRateErrorAt >= 1000) {
+        c.lastRateErrorAt = now;
+        this.refuse(c, 'rate_limited', `request rate above ${this.cfg.rateLimitPerSec}/s (burst ${this.cfg.rateLimitBurst}); request ignored`);
+      } else m.refused.inc({ reason: 'rate_limited' });
+      return;
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (buf.length > this.cfg.maxMessageBytes) {
+      this.refuse(c, 'message_too_large', `message of ${buf.length} bytes exceeds the limit of ${this.cfg.maxMessageBytes} bytes`);
+      return;
+    }
+    try {
+      const req = parseRequest(buf.toString('utf8'), this.cfg);
+      if (req.op === 'ping') this.reply(c, Buffer.from(serializePong({ type: 'pong', reqId: req.reqId ?? undefined, ts: Date.now() })));
+      else if (req.op === 'subscribe') this.subscribe(c, req.filter, req.reqId);
+      else this.unsubscribe(c, req.id, req.filter, req.reqId);
+    } catch (err) {
+      if (err instanceof RequestError) this.refuse(c, err.code, err.message, err.reqId);
+      else {
+        this.log.error({ err, client: c.id }, 'request handling failed');
+        this.refuse(c, 'bad_request', 'request could not be handled');
+      }
+    }
+  }
+
+  private subscribe(c: ClientConn, filter: Filter, reqId: string | number | null): void {
+    if (c.subs.size >= this.cfg.maxSubscriptionsPerConnection) {
+      throw new RequestError('too_many_subscriptions', `at most ${this.cfg.maxSubscriptionsPerConnection} subscriptions per connection; unsubscribe first`, reqId);
+    }
+    const id = this.nextSubId.get(c)!;
+    this.nextSubId.set(c, id + 1);
+    c.subs.set(id, { id, filter });
+    this.subscriptionCount++;
+    m.subscriptions.inc();
+    this.matchCache.clear();
+    const snap = this.snapshot(filter);
+    this.reply(
+      c,
+      Buffer.from(
+        serializeSubscribed({ type: 'subscribed', id, reqId: reqId ?? undefined, channels: filter.channels, venues: filter.venues, symbols: filter.symbols, assets: filter.assets, depth: filter.depth, snapshot: snap.length }),
+      ),
+    );
+    const t0 = performance.now();
+    for (const s of snap) c.enqueue(s.channel, s.slot, s.buf, t0, { moveToEnd: true, control: true });
+  }
+
+  private unsubscribe(c: ClientConn, id: number | null, filter: Filter | null, reqId: string | number | null): void {
+    const ids: number[] = [];
+    const removed = new Set<string>();
+    let removedSubs = 0;
+    if (id !== null) {
+      const sub = c.subs.get(id);
+      if (!sub) throw new RequestError('unknown_subscription', `no subscription with id ${id}`, reqId);
+      c.subs.delete(id);
+      removedSubs++;
+      ids.push(id);
+      sub.filter.channels.forEach((ch) => removed.add(ch));
+    } else if (filter === null) {
+      for (const sub of c.subs.values()) {
+        ids.push(sub.id);
+        sub.filter.channels.forEach((ch) => removed.add(ch));
+      }
+      removedSubs = c.subs.size;
+      c.subs.clear();
+    } else {
+      for (const sub of [...c.subs.values()]) {
+        if (!sameScope(sub.filter, filter)) continue;
+        const drop = sub.filter.channels.filter((ch) => filter.channels.includes(ch));
+        if (drop.length === 0) continue;
+        ids.push(sub.id);
+        drop.forEach((ch) => removed.add(ch));
+        sub.filter = { ...sub.filter, channels: sub.filter.channels.filter((ch) => !filter.channels.includes(ch)) };
+        if (sub.filter.channels.length === 0) {
+          c.subs.delete(sub.id);
+          removedSubs++;
+        }
+      }
+      if (ids.length === 0) {
+        throw new RequestError('unknown_subscription', 'no subscription has these venues/symbols/assets and channels (unsubscribe by "id", or send the same filter as the subscribe)', reqId);
+      }
+    }
+    this.subscriptionCount -= removedSubs;
+    m.subscriptions.dec(removedSubs);
+    this.matchCache.clear();
+    this.reply(c, Buffer.from(serializeUnsubscribed({ type: 'unsubscribed', reqId: reqId ?? undefined, ids, removed: [...removed].sort() })));
+  }
+
+  private snapshot(f: Filter): { channel: Channel; slot: string | null; buf: Buffer }[] {
+    const out: { channel: Channel; slot: string | null; buf: Buffer }[] = [];
+    const has = (ch: Channel) => f.channels.includes(ch);
+    if (has('status')) {
+      for (const [k, l] of this.statuses) {
+        const e = l.event;
+        if (filterMatches(f, 'status', e.venue, e.symbol, e.symbol === '*' ? '*' : assetOf(e.symbol))) out.push({ channel: 'status', slot: `s|${k}`, buf: this.bufOf(l) });
+      }
+    }
+    if (has('depth')) {
+      for (const [k, l] of this.depth) {
+        if (filterMatches(f, 'depth', l.event.venue, l.event.symbol, assetOf(l.event.symbol))) out.push({ channel: 'depth', slot: `d|${k}`, buf: this.bufOf(l) });
+      }
+    }
+    if (has('book')) {
+      for (const [k, b] of this.books) {
+        if (b.synced && filterMatches(f, 'book', b.venue, b.symbol, b.asset)) out.push({ channel: 'book', slot: `b|${k}`, buf: this.bookBuf(b, f.depth) });
+      }
+    }
+    if (has('tickers')) {
+      for (const [k, l] of this.tickers) {
+        if (filterMatches(f, 'tickers', l.event.venue, l.event.symbol, assetOf(l.event.symbol))) out.push({ channel: 'tickers', slot: `t|${k}`, buf: this.bufOf(l) });
+      }
+    }
+    if (has('alerts')) {
+      for (const l of this.openAlerts.values()) {
+        const a = l.event;
+        if (filterMatches(f, 'alerts', a.venue, a.symbol, a.asset || '*')) out.push({ channel: 'alerts', slot: null, buf: this.bufOf(l) });
+      }
+    }
+    return out;
+  }
+
+  private bufOf<E extends AnyEvent>(l: Latest<E>): Buffer {
+    if (!l.buf) l.buf = Buffer.from(serializeEvent(l.event));
+    return l.buf;
+  }
+
+  private bookBuf(b: BookState, n: number): Buffer {
+    return Buffer.from(
+      serializeBook({ type: 'book', venue: b.venue, symbol: b.symbol, ts: b.ts, seq: b.seq, bids: b.book.topLevels('bid', n), asks: b.book.topLevels('ask', n) }),
+    );
+  }
+
+  /** Clients whose subscriptions match; cached until any subscription changes. */
+  private match(channel: Channel, venue: string, symbol: string, asset: string): Target[] {
+    const key = `${channel}\u0001${venue}\u0001${symbol}\u0001${asset}`;
+    let targets = this.matchCache.get(key);
+    if (targets) return targets;
+    targets = [];
+    for (const c of this.clients) {
+      if (c.closing) continue;
+      let depth = 0;
+      for (const sub of c.subs.values()) {
+        if (filterMatches(sub.filter, channel, venue, symbol, asset)) depth = Math.max(depth, sub.filter.depth);
+      }
+      if (depth > 0) targets.push({ c, depth });
+    }
+    if (this.matchCache.size >= MATCH_CACHE_MAX) this.matchCache.clear();
+    this.matchCache.set(key, targets);
+    return targets;
+  }
+
+  // ---------------------------------------------------------------- bus events
+
+  private fanout(channel: Channel, slot: string | null, targets: Target[], buf: Buffer): void {
+    const t0 = performance.now();
+    for (let i = 0; i < targets.length; i++) targets[i].c.enqueue(channel, slot, buf, t0);
+  }
+
+  private onDepth(e: DepthMetrics): void {
+    const key = streamKey(e.venue, e.symbol);
+    const latest: Latest<DepthMetrics> = { event: e, buf: null };
+    this.depth.set(key, latest);
+    const targets = this.match('depth', e.venue, e.symbol, assetOf(e.symbol));
+    if (targets.length) this.fanout('depth', `d|${key}`, targets, this.bufOf(latest));
+  }
+
+  private onTicker(e: Ticker): void {
+    const key = streamKey(e.venue, e.symbol);
+    const latest: Latest<Ticker> = { event: e, buf: null };
+    this.tickers.set(key, latest);
+    const targets = this.match('tickers', e.venue, e.symbol, assetOf(e.symbol));
+    if (targets.length) this.fanout('tickers', `t|${key}`, targets, this.bufOf(latest));
+  }
+
+  private onStatus(e: FeedStatus): void {
+    const key = streamKey(e.venue, e.symbol);
+    const latest: Latest<FeedStatus> = { event: e, buf: null };
+    this.statuses.set(key, latest);
+    const targets = this.match('status', e.venue, e.symbol, e.symbol === '*' ? '*' : assetOf(e.symbol));
+    if (targets.length) this.fanout('status', `s|${key}`, targets, this.bufOf(latest));
+  }
+
+  private onAlert(e: Alert): void {
+    const latest: Latest<Alert> = { event: e, buf: null };
+    if (e.state === 'resolved') this.openAlerts.delete(e.id);
+    else {
+      this.openAlerts.delete(e.id); // re-insert: iteration order = last update
+      this.openAlerts.set(e.id, latest);
+      if (this.openAlerts.size > 10_000) this.openAlerts.delete(this.openAlerts.keys().next().value!);
+    }
+    const targets = this.match('alerts', e.venue, e.symbol, e.asset || '*');
+    if (targets.length) this.fanout('alerts', null, targets, this.bufOf(latest));
+  }
+
+  private onPlain(channel: Channel, e: AnyEvent, venue: string, symbol: string, asset: string): void {
+    const targets = this.match(channel, venue, symbol, asset);
+    if (targets.length) this.fanout(channel, null, targets, Buffer.from(serializeEvent(e)));
+  }
+
+  private onBook(e: BookEvent): void {
+    const key = streamKey(e.venue, e.symbol);
+    let st = this.books.get(key);
+    if (!st) {
+      if (e.type !== 'book_snapshot') return; // nothing to apply a delta to until the first snapshot
+      st = { book: new L2Book(e.venue, e.symbol), venue: e.venue, symbol: e.symbol, asset: assetOf(e.symbol), ts: 0, seq: 0, synced: false, events: 0, t0: -1 };
+      this.books.set(key, st);
+    }
+    if (e.type === 'book_snapshot') {
+      st.book.applySnapshot(e.bids, e.asks, e.depthLimit);
+      st.synced = true;
+    } else {
+      if (!st.synced) return;
+      st.book.applyDelta(e.bids, e.asks);
+    }
+    st.ts = e.ts;
+    st.seq = e.seq;
+    if (st.events === 0) st.t0 = performance.now();
+    st.events++;
+    this.dirtyBooks.add(key);
+  }
+
+  /** Book messages are built per tick: one serialization per (stream, distinct depth N among subscribers). */
+  private flushBooks(): void {
+    if (this.dirtyBooks.size === 0) return;
+    for (const key of this.dirtyBooks) {
+      const st = this.books.get(key)!;
+      const events = st.events;
+      st.events = 0;
+      const targets = this.match('book', st.venue, st.symbol, st.asset);
+      if (targets.length === 0) continue;
+      const byDepth = new Map<number, Buffer>();
+      const slot = `b|${key}`;
+      for (const t of targets) {
+        let buf = byDepth.get(t.depth);
+        if (!buf) {
+          buf = this.bookBuf(st, t.depth);
+          byDepth.set(t.depth, buf);
+        }
+        t.c.enqueue('book', slot, buf, st.t0);
+        if (events > 1) t.c.countConflated('book', events - 1);
+      }
+    }
+    this.dirtyBooks.clear();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  tick(): void {
+    this.flushBooks();
+    const now = performance.now();
+    for (const c of this.clients) {
+      if (c.closing) continue;
+      if (c.flush(now) === 'slow') {
+        const buffered = c.ws.bufferedAmount;
+        const reason =
+          buffered > this.cfg.hardBufferBytes
+            ? `socket buffer ${buffered} bytes exceeds the hard bound of ${this.cfg.hardBufferBytes} bytes`
+            : `behind for more than ${this.cfg.slowDisconnectMs} ms (socket buffer ${buffered} bytes above ${this.cfg.softBufferBytes})`;
+        this.log.info({ client: c.id, remote: c.remote, key: c.keyName, buffered, dropped: c.droppedTotal, conflated: c.conflatedTotal }, `disconnecting slow consumer: ${reason}`);
+        c.disconnectSlow(`slow consumer: ${reason}`);
+      }
+      c.foldMetrics();
+    }
+  }
+
+  private keepalive(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        m.deadTerminated.inc();
+        this.log.info({ client: c.id, remote: c.remote }, 'terminating client that missed a keepalive pong');
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        /* socket already closing */
+      }
+    }
+  }
+
+  stats(): ClientStats[] {
+    return [...this.clients].map((c) => ({
+      id: c.id,
+      key: c.keyName,
+      subscriptions: c.subs.size,
+      cseq: c.cseq,
+      pending: c.pendingCount,
+      behind: c.behindSince !== null,
+      bufferedAmount: c.ws.bufferedAmount,
+      maxBufferedAmount: c.maxBuffered,
+      framesSent: c.framesSent,
+      bytesSent: c.bytesSent,
+      dropped: c.droppedTotal,
+      conflated: c.conflatedTotal,
+    }));
+  }
+}

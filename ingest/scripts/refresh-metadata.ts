@@ -1,0 +1,109 @@
+/**
+ * Regenerates ingest/src/metadata/markets.json from ccxt's loadMarkets().
+ *
+ *   npx tsx ingest/scripts/refresh-metadata.ts            # offline: recorded instrument bodies
+ *   npx tsx ingest/scripts/refresh-metadata.ts --live     # the real venues
+ *   npx tsx ingest/scripts/refresh-metadata.ts --rest binance-futures=http://127.0.0.1:1234
+ *
+ * Offline mode answers ccxt's requests from /work/shared/fixtures/cryptofeed/<EXCHANGE>.0, so the
+ * shipped file is reproducible. Only the default symbols of each venue are kept, so the file stays
+ * small; a venue author adds a SOURCES entry (ccxt class, options, fixture, symbols).
+ */
+import ccxt from 'ccxt';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { VenueId } from '@depthwatch/schemas';
+import { readRestResponses } from '../src/fixtures/cryptofeed.ts';
+import type { MarketInfo, MetadataFile } from '../src/metadata/index.ts';
+
+interface Source {
+  venue: VenueId;
+  ccxtId: string;
+  options: Record<string, unknown>;
+  fixture: string;
+  symbols: string[];
+}
+
+const SOURCES: Source[] = [
+  { venue: 'binance-futures', ccxtId: 'binanceusdm', options: { fetchMarkets: ['linear'] }, fixture: 'BINANCE_FUTURES.0', symbols: ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT'] },
+  { venue: 'binance', ccxtId: 'binance', options: { fetchMarkets: ['spot'] }, fixture: 'BINANCE.0', symbols: ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'] },
+];
+
+const FIXTURES = process.env.DEPTHWATCH_FIXTURES ?? '/work/shared/fixtures/cryptofeed';
+const here = dirname(fileURLToPath(import.meta.url));
+const OUT = join(here, '../src/metadata/markets.json');
+
+type CcxtMarket = {
+  id: string; symbol: string; type: string; base: string; quote: string; settle?: string;
+  linear?: boolean; inverse?: boolean; contractSize?: number; precision: { price?: number; amount?: number };
+};
+
+export async function loadVenueMarkets(src: Source, mode: { live: boolean; rest?: string }): Promise<MarketInfo[]> {
+  const Cls = (ccxt as unknown as Record<string, new (o: object) => { fetch: unknown; loadMarkets(): Promise<Record<string, CcxtMarket>>; urls: { api: Record<string, string> } }>)[src.ccxtId];
+  const ex = new Cls({ options: src.options });
+  if (!mode.live && !mode.rest) {
+    const bodies = readRestResponses(join(FIXTURES, src.fixture));
+    // ccxt only needs the venue's instrument endpoint; answer it from the recording, fail on anything else.
+    ex.fetch = async (url: string) => {
+      const path = new URL(url).pathname;
+      const hit = bodies.find((r) => new URL(r.url).pathname === path);
+      if (!hit) throw new Error(`offline metadata: no recorded response for ${url}`);
+      return JSON.parse(hit.body);
+    };
+  } else if (mode.rest) {
+    const base = mode.rest;
+    const origFetch = (ex.fetch as (...a: unknown[]) => Promise<unknown>).bind(ex);
+    ex.fetch = (url: string, ...rest: unknown[]) => {
+      const u = new URL(url);
+      return origFetch(base + u.pathname + u.search, ...rest);
+    };
+  }
+  const markets = await ex.loadMarkets();
+  return src.symbols.map((symbol) => {
+    const m = markets[symbol];
+    if (!m) throw new Error(`${src.venue}: ccxt has no market ${symbol}`);
+    return {
+      venue: src.venue,
+      symbol: m.symbol,
+      venueSymbol: m.id,
+      type: m.type as MarketInfo['type'],
+      base: m.base,
+      quote: m.quote,
+      settle: m.settle ?? null,
+      linear: m.type === 'spot' ? false : Boolean(m.linear),
+      inverse: Boolean(m.inverse),
+      contractSize: m.contractSize ?? 1,
+      tickSize: m.precision.price ?? null,
+      lotSize: m.precision.amount ?? null,
+    };
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const live = args.includes('--live');
+  const restOverrides = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--rest') {
+      const [venue, url] = args[++i].split('=');
+      restOverrides.set(venue, url);
+    }
+  }
+  const markets: MarketInfo[] = [];
+  for (const src of SOURCES) markets.push(...(await loadVenueMarkets(src, { live, rest: restOverrides.get(src.venue) })));
+  const file: MetadataFile = {
+    generatedAt: new Date().toISOString(),
+    source: `ccxt ${(ccxt as unknown as { version: string }).version} ${live ? 'live' : restOverrides.size ? 'rest override' : 'offline (cryptofeed recordings)'}`,
+    markets,
+  };
+  writeFileSync(OUT, JSON.stringify(file, null, 2) + '\n');
+  console.log(`wrote ${markets.length} markets to ${OUT}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,20 @@
+import type { VenueId } from '@depthwatch/schemas';
+import type { VenueAdapter } from '../sync/adapter.ts';
+import { binanceFutures } from './binance-futures.ts';
+import { binance } from './binance.ts';
+
+/** Adding a venue: write venues/<venue>.ts and add one line here. */
+export const VENUES: Partial<Record<VenueId, VenueAdapter>> = {
+  'binance-futures': binanceFutures,
+  binance,
+};
+
+export function adapterFor(venue: VenueId): VenueAdapter {
+  const a = VENUES[venue];
+  if (!a) throw new Error(`no ingest adapter for venue ${venue}`);
+  return a;
+}
+
+export const DEFAULT_SYMBOLS: Partial<Record<VenueId, readonly string[]>> = Object.fromEntries(
+  Object.entries(VENUES).map(([venue, a]) => [venue, a!.defaultSymbols]),
+);
