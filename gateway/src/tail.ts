@@ -105,7 +105,7 @@ export async function tail(opts: TailOptions): Promise<void> {
   if (!(CHANNELS as readonly string[]).includes(channel)) {
     throw new Error(`unknown channel ${JSON.stringify(opts.channel)} (channels: ${CHANNELS.join(', ')})`);
   }
-  if (opts.symbol && opts.symbol !== '*' && !isUnifiedSymbol(opts.symbol) && !opts.symbol.endsWith('*')) {
+  if (opts.symbol && !opts.symbol.endsWith('*') && !isUnifiedSymbol(opts.symbol)) {
     throw new Error(`symbol ${JSON.stringify(opts.symbol)} is not a unified symbol like BTC/USDT:USDT (or a prefix pattern like BTC/*)`);
   }
   if (opts.signal?.aborted) return;

@@ -332,7 +332,7 @@ describe('gateway stream: errors and limits keep the connection up', () => {
 describe('gateway http: health and metrics', () => {
   it('serves /healthz, /readyz (with extra health sources) and /metrics', async () => {
     let sourceReady = true;
-    await start({}, { healthSources: () => [{ alive: true, ready: sourceReady, details: sourceReady ? {} : { feed: 'binance down' } }] });
+    await start({}, { healthSources: () => [{ alive: true, ready: sourceReady, details: (sourceReady ? {} : { feed: 'binance down' }) as Record<string, string> }] });
     expect((await httpStatus('/healthz')).status).toBe(200);
     expect((await httpStatus('/readyz')).status).toBe(200);
     sourceReady = false;

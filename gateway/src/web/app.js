@@ -325,8 +325,8 @@ function renderLiqs() {
         el('td', {}, fmtTime(l.ts)),
         el('td', {}, l.venue),
         el('td', {}, l.symbol),
-        el('td', { class: 'pos' }, l.liquidatedPosition),
-        el('td', { class: 'num' }, fmtPrice(l.price)),
+        el('td', { class: 'pos', title: l.liquidatedPosition + ' liquidated' }, l.liquidatedPosition === 'long' ? 'L' : 'S'),
+        el('td', { class: 'num' }, l.price >= 1000 ? l.price.toLocaleString('en-US', { maximumFractionDigits: 1 }) : fmtPrice(l.price)),
         el('td', { class: 'num' }, (l.completeness === 'lower_bound' ? '≥' : '') + fmtUsd(l.notional)),
       ),
     ),
@@ -529,6 +529,8 @@ $('#band').addEventListener('change', (ev) => {
 });
 setBandLabels();
 renderSymbols();
+// Resizing a canvas clears it: redraw at once instead of waiting for the next render tick.
+new ResizeObserver(() => drawChart()).observe($('#chart'));
 connect();
 
 // For debugging from the console.

@@ -56,7 +56,7 @@ describe('live web page', () => {
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 900 },
+      viewport: { width: 1400, height: 1000 },
     });
     const page = context.pages()[0] ?? (await context.newPage());
     const errors: string[] = [];

@@ -43,3 +43,37 @@ export function str(value: unknown, what: string, symbol: string | null = null, 
   if (typeof value !== 'string' || value.length === 0) throw new VenueParseError(`${what}: not a string`, symbol, channel);
   return value;
 }
+
+/**
+ * Venue quantity → base units. Linear: contracts × contractSize; inverse (contractSize in quote):
+ * contracts × contractSize / price. Rounded to 12 significant digits so 57 × 0.01 is 0.57, not
+ * 0.5700000000000001 (books are compared and keyed by exact numbers).
+ */
+export function toBase(qty: number, contractSize: number, inverse = false, price = 1): number {
+  if (contractSize === 1 && !inverse) return qty;
+  const base = inverse ? (qty * contractSize) / price : qty * contractSize;
+  return Number(base.toPrecision(12));
+}
+
+/** Base units → venue quantity (the inverse of toBase), rounded to 12 significant digits. */
+export function fromBase(base: number, contractSize: number, inverse = false, price = 1): number {
+  if (contractSize === 1 && !inverse) return base;
+  const qty = inverse ? (base * price) / contractSize : base / contractSize;
+  return Number(qty.toPrecision(12));
+}
+
+/**
+ * A number as a plain decimal string without exponent or trailing zeros (`0.00000001`, `30261`),
+ * the way OKX renders prices and sizes; `decimals` rounds first (lot/tick precision).
+ */
+export function plainDecimal(n: number, decimals = 12): string {
+  const s = n.toFixed(decimals);
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+}
+
+/** Decimal places of a tick or lot size (0.001 → 3, 1e-8 → 8, 5 → 0). */
+export function decimalsOf(step: number): number {
+  const s = step.toString();
+  if (s.includes('e-')) return Number(s.split('e-')[1]) + (s.split('e-')[0].split('.')[1]?.length ?? 0);
+  return s.includes('.') ? s.split('.')[1].length : 0;
+}
