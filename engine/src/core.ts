@@ -598,7 +598,7 @@ export class EngineCore {
         : `${where}: ${tracker.severity} — ${money(input.liqNotional)}${lb} of ${who} liquidations in ${cfg.windowSec} s (${accel}); ${depthPart}; spread ${finite(input.spreadBps).toFixed(1)} bps vs ${finite(input.spreadBaselineBps).toFixed(1)}; price ${side === 0 ? '−' : '+'}${finite(input.priceMovePct).toFixed(2)}% [${verdict.conditions.join(', ') || 'calming'}]`;
     const alert: Alert = {
       type: 'alert',
-      id: `cascade:${key}:${sideName}:${tracker.startTs}:${Date.now()}`,
+      id: `cascade:${key}:${sideName}:${tracker.startTs}`,
       kind: 'cascade',
       scope,
       venue,

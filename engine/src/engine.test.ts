@@ -177,10 +177,15 @@ describe('determinism', () => {
     const a = await run(events);
     const b = await run(events);
     expect(a.lines.length).toBeGreaterThan(10_000);
-    expect(b.lines).toEqual(a.lines);
+    expect(a.alerts.length).toBeGreaterThan(10);
+    const firstDiff = (x: string[], y: string[]) => {
+      for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return { i, x: x[i], y: y[i] };
+      return null;
+    };
+    expect(firstDiff(a.lines, b.lines)).toBeNull();
     // A different stream gives a different output (the comparison is not vacuous).
     const c = await run(cascadeStream(12));
-    expect(c.lines).not.toEqual(a.lines);
+    expect(firstDiff(a.lines, c.lines)).not.toBeNull();
   });
 });
 

@@ -245,15 +245,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   await hub.attach(opts.bus);
   if (ownHistory) await ownHistory.attach(opts.bus);
-  hub.start();
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await hub.stop();
+    if (ownHistory) await ownHistory.close();
+    throw err;
+  }
+  hub.start();
   listening = true;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

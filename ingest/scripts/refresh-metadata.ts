@@ -30,6 +30,23 @@ const SOURCES: Source[] = [
   { venue: 'binance', ccxtId: 'binance', options: { fetchMarkets: ['spot'] }, fixture: 'BINANCE.0', symbols: ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'] },
 ];
 
+/**
+ * Markets ccxt cannot derive from the recordings, written from the venues' docs and the recorded
+ * instrument bodies (each says why in `source`). Kept here so a refresh does not drop them.
+ */
+const MANUAL: MarketInfo[] = [
+  // DERIBIT.0 (2021) get_instruments rows predate `counter_currency`/`settlement_currency`, so ccxt
+  // cannot name them; tick 0.5 / contract 10 USD / min amount 10 are the recorded BTC-PERPETUAL values.
+  { venue: 'deribit', symbol: 'BTC/USD:BTC', venueSymbol: 'BTC-PERPETUAL', type: 'swap', base: 'BTC', quote: 'USD', settle: 'BTC', linear: false, inverse: true, contractSize: 10, tickSize: 0.5, lotSize: 10, source: 'venue docs + DERIBIT.0 get_instruments (ccxt cannot parse the 2021 rows)' },
+  { venue: 'deribit', symbol: 'ETH/USD:ETH', venueSymbol: 'ETH-PERPETUAL', type: 'swap', base: 'ETH', quote: 'USD', settle: 'ETH', linear: false, inverse: true, contractSize: 1, tickSize: 0.05, lotSize: 1, source: 'venue docs + DERIBIT.0 get_instruments (ccxt cannot parse the 2021 rows)' },
+  { venue: 'coinbase', symbol: 'BTC/USD', venueSymbol: 'BTC-USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
+  { venue: 'coinbase', symbol: 'ETH/USD', venueSymbol: 'ETH-USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
+  { venue: 'coinbase', symbol: 'SOL/USD', venueSymbol: 'SOL-USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
+  { venue: 'kraken', symbol: 'BTC/USD', venueSymbol: 'BTC/USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.1, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
+  { venue: 'kraken', symbol: 'ETH/USD', venueSymbol: 'ETH/USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
+  { venue: 'kraken', symbol: 'SOL/USD', venueSymbol: 'SOL/USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
+];
+
 const FIXTURES = process.env.DEPTHWATCH_FIXTURES ?? '/work/shared/fixtures/cryptofeed';
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = join(here, '../src/metadata/markets.json');
@@ -92,6 +109,7 @@ async function main(): Promise<void> {
   }
   const markets: MarketInfo[] = [];
   for (const src of SOURCES) markets.push(...(await loadVenueMarkets(src, { live, rest: restOverrides.get(src.venue) })));
+  markets.push(...MANUAL);
   const file: MetadataFile = {
     generatedAt: new Date().toISOString(),
     source: `ccxt ${(ccxt as unknown as { version: string }).version} ${live ? 'live' : restOverrides.size ? 'rest override' : 'offline (cryptofeed recordings)'}`,

@@ -66,7 +66,7 @@ export function judge(input: CascadeInput, floor: number, cfg: EngineConfig): Ca
   if (Number.isFinite(input.depthBaseline) && input.depthBaseline > 0 && input.depth <= input.depthBaseline / cfg.depthCollapseFactor) {
     confirmations.push('depth_collapse');
   }
-  if (input.spreadBaselineBps > 0 && input.spreadBps >= cfg.spreadFactor * input.spreadBaselineBps) {}
+  if (input.spreadBaselineBps > 0 && input.spreadBps >= cfg.spreadFactor * input.spreadBaselineBps) confirmations.push('spread');
   if (input.priceMovePct >= cfg.priceMovePct) confirmations.push('price_move');
   if (Number.isFinite(input.depth) && input.liqNotional > input.depth) confirmations.push('void');
   const multi = input.collapsedVenues >= cfg.collapseVenues;

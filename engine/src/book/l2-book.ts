@@ -54,8 +54,16 @@ export class BookSide {
     const keys = this.keys;
     let lo = 0;
     let hi = this.n;
-    // Most updates are near the top: probe a small window below the best first.
-    if (hi > 16 && keys[hi - 16] < key) lo = hi - 15;
+    // Most updates are near the top: gallop down from the best level, then binary search.
+    let step = 8;
+    while (step < hi) {
+      if (keys[hi - step] < key) {
+        lo = hi - step + 1;
+        break;
+      }
+      hi -= step;
+      step <<= 2;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (keys[mid] < key) lo = mid + 1;
@@ -82,17 +90,18 @@ export class BookSide {
     return j;
   }
 
+  /** Adds to segment j with Knuth's branch-free TwoSum: the rounding error of each add goes to the compensation term. */
   private addSeg(j: number, base: number, quote: number): void {
-    let s = this.segBase[j];
-    let t = s + base;
-    if (Math.abs(s) >= Math.abs(base)) this.segBaseC[j] += s - t + base;
-    else this.segBaseC[j] += base - t + s;
-    this.segBase[j] = t;
-    s = this.segQuote[j];
-    t = s + quote;
-    if (Math.abs(s) >= Math.abs(quote)) this.segQuoteC[j] += s - t + quote;
-    else this.segQuoteC[j] += quote - t + s;
-    this.segQuote[j] = t;
+    const sb = this.segBase[j];
+    const tb = sb + base;
+    const vb = tb - sb;
+    this.segBaseC[j] += sb - (tb - vb) + (base - vb);
+    this.segBase[j] = tb;
+    const sq = this.segQuote[j];
+    const tq = sq + quote;
+    const vq = tq - sq;
+    this.segQuoteC[j] += sq - (tq - vq) + (quote - vq);
+    this.segQuote[j] = tq;
   }
 
   private clearSegIfEmpty(j: number): void {

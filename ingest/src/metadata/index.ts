@@ -23,6 +23,8 @@ export interface MarketInfo {
   tickSize: number | null;
   /** Amount increment in venue units (contracts for derivatives quoted in contracts). */
   lotSize: number | null;
+  /** Set when the entry was not derived by ccxt (written from the venue's docs): where it came from. */
+  source?: string;
 }
 
 export interface MetadataFile {

@@ -165,3 +165,17 @@ export class FrontEnd {
     });
   }
 }
+
+/** Fault hooks of one simulated venue (each front end documents its own set). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type SimFaults = Record<string, (...args: any[]) => any>;
+
+/** What sim/index.ts needs from any simulated venue front end. */
+export interface SimVenue {
+  readonly fe: FrontEnd;
+  /** What was actually put on the wire per unified symbol (after venue sampling). */
+  readonly counters: { trades: Record<string, number>; liquidations: Record<string, number> };
+  start(): Promise<void>;
+  close(): Promise<void>;
+  faults(): SimFaults;
+}

@@ -1,19 +1,24 @@
 import type { VenueId } from '@depthwatch/schemas';
 import { adapterFor } from '../venues/index.ts';
 import { marketInfo } from '../metadata/index.ts';
+import { toBase } from '../venues/util.ts';
 import { Market, type InstrumentSpec } from './market.ts';
 import type { ScenarioName } from './scenario.ts';
-import type { BinanceSimVenue } from './venues/binance-common.ts';
+import type { SimFaults, SimVenue } from './front-end.ts';
 import { binanceFuturesFrontEnd } from './venues/binance-futures.ts';
 import { binanceFrontEnd } from './venues/binance.ts';
+import { bybitFrontEnd } from './venues/bybit.ts';
+import { coinbaseFrontEnd } from './venues/coinbase.ts';
 
 export { Market } from './market.ts';
 export type { ScenarioName } from './scenario.ts';
 
 /** Front-end factories per venue: a new simulated venue is one line here plus its front-end file. */
-const FRONT_ENDS: Partial<Record<VenueId, (market: Market, seed: number) => BinanceSimVenue>> = {
+const FRONT_ENDS: Partial<Record<VenueId, (market: Market, seed: number) => SimVenue>> = {
   'binance-futures': binanceFuturesFrontEnd,
   binance: binanceFrontEnd,
+  bybit: bybitFrontEnd,
+  coinbase: coinbaseFrontEnd,
 };
 
 /** Start prices per asset so every venue's instrument of one asset sits on one price path. */
@@ -33,14 +38,14 @@ export interface SimOptions {
   market?: Partial<Pick<import('./market.ts').MarketOptions, 'levelChangeRate' | 'tradeRate' | 'liquidationRate' | 'levelsPerSide' | 'stepMs'>>;
 }
 
-export type SimFaults = ReturnType<BinanceSimVenue['faults']>;
+export type { SimFaults, SimVenue } from './front-end.ts';
 
 export interface SimulatedVenues {
   endpoints: Partial<Record<VenueId, { restUrl: string; wsUrl: string }>>;
   market: Market;
   faults(venue: VenueId): SimFaults;
   /** Per-venue wire counters (what was actually sent after venue sampling, e.g. forceOrder). */
-  sent(venue: VenueId): BinanceSimVenue['counters'];
+  sent(venue: VenueId): SimVenue['counters'];
   close(): Promise<void>;
 }
 
@@ -56,14 +61,15 @@ export async function startSimulatedVenues(opts: SimOptions): Promise<SimulatedV
         symbol,
         venueSymbol: adapter.toVenueSymbol(symbol),
         tick: m.tickSize ?? 0.01,
-        lot: m.lotSize ?? 0.001,
+        // The market trades in base units: a linear contract venue's lot is lotSize contracts × contractSize.
+        lot: m.linear && m.contractSize !== 1 ? toBase(m.lotSize ?? 1, m.contractSize) : (m.lotSize ?? 0.001),
         startMid: START_MID[m.base] ?? 100,
         derivative: m.type !== 'spot',
       });
     }
   }
   const market = new Market({ instruments, seed, scenario: opts.scenario ?? 'default', timeScale: opts.timeScale ?? 1, ...opts.market });
-  const fronts = new Map<VenueId, BinanceSimVenue>();
+  const fronts = new Map<VenueId, SimVenue>();
   for (const venue of opts.venues) {
     const make = FRONT_ENDS[venue];
     if (!make) throw new Error(`no simulated front end for ${venue}`);

@@ -21,6 +21,8 @@ export interface InstrumentSpec {
   startMid: number;
   /** Derivatives carry mark/index/funding/OI and liquidations. */
   derivative: boolean;
+  /** Inverse contracts: `lot` is in quote (USD per contract), so level sizes are set in quote. */
+  inverse?: boolean;
 }
 
 export interface SimTrade {
@@ -36,6 +38,8 @@ export interface SimLiquidation {
   position: 'long' | 'short';
   priceTicks: number;
   lots: number;
+  /** The trade (in the same step's `trades`) that filled it. */
+  tradeId: number;
 }
 
 export interface SimTicker {
@@ -107,7 +111,7 @@ export class Instrument {
     this.priceDecimals = decimals(spec.tick);
     this.lotDecimals = decimals(spec.lot);
     // ~$20k per level near the touch, whatever the price.
-    this.baseLots = Math.max(1, Math.round(20_000 / spec.startMid / spec.lot));
+    this.baseLots = Math.max(1, Math.round((spec.inverse ? 20_000 : 20_000 / spec.startMid) / spec.lot));
     this.openInterestLots = this.baseLots * 50_000;
   }
 
@@ -365,7 +369,7 @@ export class Market extends EventEmitter {
         const lots = Math.max(1, Math.round(inst.baseLots * 0.2 * Math.exp(rng.gauss())));
         // A liquidated long is a market sell into the bids (and shows up as a trade too).
         const tr = hit(position === 'long' ? 'sell' : 'buy', lots);
-        liquidations.push({ id: inst.liqSeq++, position, priceTicks: tr.priceTicks, lots: tr.lots });
+        liquidations.push({ id: inst.liqSeq++, position, priceTicks: tr.priceTicks, lots: tr.lots, tradeId: tr.id });
         inst.openInterestLots = Math.max(inst.baseLots, inst.openInterestLots - tr.lots);
       }
       inst.openInterestLots += Math.round(inst.baseLots * 0.5 * rng.gauss());

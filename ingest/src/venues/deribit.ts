@@ -2,7 +2,7 @@ import type { Level } from '@depthwatch/schemas';
 import type { Channel, LiquidationMsg, ParseContext, StreamSpec, TradeMsg, VenueAdapter, VenueMessage } from '../sync/adapter.ts';
 import { VenueParseError } from '../sync/adapter.ts';
 import { findMarket, type MarketInfo } from '../metadata/index.ts';
-import { ms, num, obj, optNum, str } from './util.ts';
+import { ms, num, obj, optNum, str, toBase } from './util.ts';
 
 /**
  * Deribit v2 (JSON-RPC over WebSocket). Books: `book.{inst}.100ms` (the fastest public interval:
@@ -35,8 +35,9 @@ function usdAmounts(m: MarketInfo): boolean {
   return m.inverse && m.type !== 'option';
 }
 
-function toBase(m: MarketInfo, amount: number, price: number): number {
-  return usdAmounts(m) ? amount / price : amount;
+/** Deribit amounts are USD (not contracts) on perpetuals and futures: base = USD / price. */
+function baseOf(m: MarketInfo, amount: number, price: number): number {
+  return usdAmounts(m) ? toBase(amount, 1, true, price) : amount;
 }
 
 export function deribitVenueSymbol(symbol: string): string {
@@ -59,7 +60,7 @@ function bookLevels(raw: unknown, what: string, symbol: string, m: MarketInfo): 
     const amount = num(lv[2], `${what}[${i}].amount`, symbol, 'book');
     if (price <= 0 || amount < 0) throw new VenueParseError(`${what}[${i}]: negative`, symbol, 'book');
     if (action === 'delete') out[i] = [price, 0];
-    else if (action === 'new' || action === 'change') out[i] = [price, toBase(m, amount, price)];
+    else if (action === 'new' || action === 'change') out[i] = [price, baseOf(m, amount, price)];
     else throw new VenueParseError(`${what}[${i}]: unknown action ${JSON.stringify(action)}`, symbol, 'book');
   }
   return out;
@@ -98,7 +99,7 @@ function parseTrades(symbol: string, data: unknown, m: MarketInfo): VenueMessage
     const ts = ms(t.timestamp, 'timestamp', symbol, 'trade');
     const id = str(t.trade_id, 'trade_id', symbol, 'trade');
     const flag = typeof t.liquidation === 'string' ? t.liquidation : '';
-    const base = toBase(m, amount, price);
+    const base = baseOf(m, amount, price);
     const trade: TradeMsg = { kind: 'trade', symbol, ts, id, price, amount: base, side: direction, liquidation: flag.length > 0 };
     out.push(trade);
     for (const { who, position } of liquidatedPositions(flag, direction)) {
@@ -134,7 +135,7 @@ function parseTicker(symbol: string, d: Record<string, unknown>, m: MarketInfo):
     fundingRate: m.type === 'swap' ? optNum(d.funding_8h, 'funding_8h', symbol, 'ticker') : null,
     nextFundingTime: null,
     // USD for perpetuals/futures: valued at the mark price.
-    openInterest: oi === null ? null : usdAmounts(m) ? (mark ? oi / mark : null) : oi,
+    openInterest: oi === null ? null : usdAmounts(m) ? (mark ? toBase(oi, 1, true, mark) : null) : oi,
   };
 }
 

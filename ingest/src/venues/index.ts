@@ -2,11 +2,15 @@ import type { VenueId } from '@depthwatch/schemas';
 import type { VenueAdapter } from '../sync/adapter.ts';
 import { binanceFutures } from './binance-futures.ts';
 import { binance } from './binance.ts';
+import { coinbase } from './coinbase.ts';
+import { deribit } from './deribit.ts';
 
 /** Adding a venue: write venues/<venue>.ts and add one line here. */
 export const VENUES: Partial<Record<VenueId, VenueAdapter>> = {
   'binance-futures': binanceFutures,
   binance,
+  coinbase,
+  deribit,
 };
 
 export function adapterFor(venue: VenueId): VenueAdapter {

@@ -14,6 +14,13 @@ export function ms(value: unknown, what: string, symbol: string | null = null, c
   return Math.trunc(num(value, what, symbol, channel));
 }
 
+/** RFC 3339 / ISO 8601 time (`2026-09-16T05:20:00.123456789Z`, Coinbase and Kraken v2) → integer epoch ms; digits past ms are dropped. */
+export function isoMs(value: unknown, what: string, symbol: string | null = null, channel: Channel | null = null): number {
+  const t = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(t)) throw new VenueParseError(`${what}: not an RFC 3339 time (${JSON.stringify(value)})`, symbol, channel);
+  return t;
+}
+
 export function optNum(value: unknown, what: string, symbol: string | null, channel: Channel): number | null {
   if (value === undefined || value === null || value === '') return null;
   return num(value, what, symbol, channel);
@@ -29,7 +36,7 @@ export function levels(raw: unknown, what: string, symbol: string, multiplier = 
     const p = num(lv[0], `${what}[${i}].price`, symbol, 'book');
     const q = num(lv[1], `${what}[${i}].qty`, symbol, 'book');
     if (q < 0 || p <= 0) throw new VenueParseError(`${what}[${i}]: negative`, symbol, 'book');
-    out[i] = [p, multiplier === 1 ? q : q * multiplier];
+    out[i] = [p, toBase(q, multiplier)];
   }
   return out;
 }
