@@ -39,9 +39,9 @@ async function connect(): Promise<Client> {
   const messages: Record<string, unknown>[] = [];
   const waiters: { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
   ws.on('message', (data) => {
-    const parsed: unknown = JSON.parse(data.toString());
-    // The gateway may batch several messages into one frame as a JSON array.
-    for (const m of (Array.isArray(parsed) ? parsed : [parsed]) as Record<string, unknown>[]) {
+    // Frames are {"cseq":N,"msgs":[...]}: one frame per client per tick (docs/protocol.md).
+    const frame = JSON.parse(data.toString()) as { cseq: number; msgs: Record<string, unknown>[] };
+    for (const m of frame.msgs) {
       messages.push(m);
       for (const w of [...waiters]) {
         if (w.predicate(m)) {
@@ -148,12 +148,20 @@ describe('one-process pipeline', () => {
         .filter((l) => l.startsWith(name) && l.includes(`venue="${VENUE}"`))
         .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
     };
+    const waitForErrors = async (target: number): Promise<number> => {
+      const deadline = Date.now() + 10_000;
+      let value = await metricValue('depthwatch_ingest_parse_errors_total');
+      while (value < target && Date.now() < deadline) {
+        await sleep(100);
+        value = await metricValue('depthwatch_ingest_parse_errors_total');
+      }
+      return value;
+    };
     const before = await metricValue('depthwatch_ingest_parse_errors_total');
     faults.malformedFrame('@depth');
+    expect(await waitForErrors(before + 1)).toBe(before + 1);
     faults.truncatedFrame('@depth');
-    const deadline = Date.now() + 10_000;
-    while ((await metricValue('depthwatch_ingest_parse_errors_total')) < before + 2 && Date.now() < deadline) await sleep(100);
-    expect(await metricValue('depthwatch_ingest_parse_errors_total')).toBeGreaterThanOrEqual(before + 2);
+    expect(await waitForErrors(before + 2)).toBe(before + 2);
     const client = await connect();
     client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] }));
     const first = await client.next((m) => m.type === 'depth');

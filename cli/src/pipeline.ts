@@ -1,14 +1,17 @@
 import type { Bus, Stage, StageHealth, VenueId } from '@depthwatch/schemas';
 import { MemoryBus, KafkaBus } from '@depthwatch/bus';
 import { logger, startDefaultMetrics, startOpsServer } from '@depthwatch/ops';
-import { startIngest, startSimulatedVenues, DEFAULT_SYMBOLS, SUPPORTED_VENUES } from '@depthwatch/ingest';
+import { startIngest, startSimulatedVenues, DEFAULT_SYMBOLS, VENUES } from '@depthwatch/ingest';
 import { startEngine } from '@depthwatch/engine';
-import { startClickHouseSink } from '@depthwatch/engine/sink/clickhouse/index';
+import { startClickHouseSink } from '@depthwatch/engine/sink/clickhouse/sink';
 import { startGateway } from '@depthwatch/gateway';
 import { ClickHouseHistoryStore } from '@depthwatch/gateway/http/clickhouse-history';
 import { ConfigError, type Config } from './config.ts';
 
 const log = logger('pipeline');
+
+/** Venues with a collector, in registry order. */
+const SUPPORTED_VENUES = Object.keys(VENUES) as VenueId[];
 
 export interface Roles {
   ingest: boolean;
@@ -42,7 +45,7 @@ export function selectVenues(config: Config): { venue: VenueId; symbols: string[
   }
   const selected = venues.map((venue) => {
     const defaults = DEFAULT_SYMBOLS[venue] ?? [];
-    const symbols = config.symbols ? config.symbols.filter((s) => defaults.includes(s) || config.live) : defaults;
+    const symbols = config.symbols ? config.symbols.filter((s) => defaults.includes(s) || config.live) : [...defaults];
     return { venue, symbols };
   });
   const withSymbols = selected.filter((s) => s.symbols.length > 0);
