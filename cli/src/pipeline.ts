@@ -80,7 +80,7 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
   };
   try {
     if (roles.engine) {
-      stages.push(await startEngine({ bus, config: { depthIntervalMs: config.depthIntervalMs } }));
+      stages.push(await startEngine({ bus, config: { depthIntervalMs: config.depthIntervalMs }, group: config.group }));
       if (config.clickhouse) {
         stages.push(await startClickHouseSink({ bus, url: config.clickhouse, database: config.clickhouseDb }));
       }
