@@ -45,12 +45,21 @@ export interface KafkaBusOptions {
   groupPrefix?: string;
   /** Partitions per topic when this bus creates the topics (default 4). Existing topics are left as they are. */
   partitions?: number;
-  /** Record-batch codec (default 'none': see docs/clickhouse.md and the KafkaBus notes; gzip costs more CPU than it saves at our rates). */
+  /**
+   * Record-batch codec (default 'gzip'). Measured with bus/src/kafka-compression-bench.ts on the
+   * local broker: 4–10× fewer bytes on the wire and on disk (trade 242 → 24 B, book delta 350 → 72 B,
+   * depth 1 782 → 457 B per record) at equal or better throughput and about the same producer CPU.
+   */
   compression?: 'gzip' | 'none';
   /** Prepended to every topic name ('t123.' → 't123.md.book'); isolates test runs. */
   topicPrefix?: string;
   /** Send a batch as soon as this many messages are pending (default 2 000). */
   batchMaxMessages?: number;
+  /**
+   * A batch also stops at this many bytes of keys + values (default 512 KiB), which keeps every
+   * per-partition record batch below the broker's message.max.bytes (1 MiB by default).
+   */
+  batchMaxBytes?: number;
   /** Otherwise send pending messages this many ms after the first one was queued (default 5). */
   lingerMs?: number;
   /** Bound on queued-but-unacknowledged messages; beyond it new messages are dropped and counted (default 200 000). */
@@ -372,9 +381,10 @@ export class KafkaBus implements Bus {
     this.opts = {
       groupPrefix: '',
       partitions: 4,
-      compression: 'none',
+      compression: 'gzip',
       topicPrefix: '',
       batchMaxMessages: 2_000,
+      batchMaxBytes: 524_288,
       lingerMs: 5,
       maxPending: 200_000,
       lagPollMs: 5_000,
@@ -489,7 +499,13 @@ export class KafkaBus implements Bus {
   private async sendLoop(): Promise<void> {
     try {
       while (this.queue.length - this.head > 0) {
-        const end = Math.min(this.queue.length, this.head + this.opts.batchMaxMessages);
+        const limit = Math.min(this.queue.length, this.head + this.opts.batchMaxMessages);
+        let end = this.head;
+        let bytes = 0;
+        while (end < limit && (end === this.head || bytes + this.queue[end].value.length + this.queue[end].key.length <= this.opts.batchMaxBytes)) {
+          bytes += this.queue[end].value.length + this.queue[end].key.length;
+          end++;
+        }
         const batch = this.queue.slice(this.head, end);
         const byTopic = new Map<Topic, { key: string; value: string }[]>();
         for (const m of batch) {
@@ -506,6 +522,16 @@ export class KafkaBus implements Bus {
         } catch (err) {
           produceFailuresTotal.inc();
           this.failures++;
+          if ((err as { retriable?: boolean }).retriable === false && this.failures >= 3) {
+            // e.g. MESSAGE_TOO_LARGE: resending the same records cannot succeed; drop them loudly.
+            this.log.error({ err: (err as Error).message, records: batch.length }, 'produce failed permanently: dropping the batch');
+            for (const m of batch) droppedTotal.inc({ topic: m.topic });
+            this.failures = 0;
+            this.head = end;
+            pendingGauge.dec(batch.length);
+            this.settle(batch.length);
+            continue;
+          }
           const delay = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
           if (this.badLog.take('send') >= 0) this.log.error({ err: (err as Error).message, pending: this.queue.length - this.head, retryInMs: delay }, 'produce failed; retrying');
           if (this.closed && this.abandon) break;

@@ -106,6 +106,12 @@ describe('KafkaBus (real broker)', () => {
 
   afterAll(async () => {
     await Promise.all(buses.map((b) => b.close()));
+    if (!brokers) return;
+    const admin = new Kafka({ clientId: `${run}-cleanup`, brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
+    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => {});
+    await admin.disconnect();
   });
 
   it('round-trips every topic, validated and with its key', async () => {
