@@ -1,6 +1,7 @@
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, homedir, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +16,27 @@ export interface Figure {
   bar?: string;
   peer?: { name: string; value: number; ratio: number };
   note?: string;
+  /** Set when the figure could not be measured: the table shows 'not available: <reason>' instead of a number. */
+  unavailable?: string;
+  /** Which benchmark file produced it (run.ts merges a subset run into the previous results by this). */
+  bench?: string;
+}
+
+/** A figure that could not be measured; never a made-up number. */
+export function unavailable(group: string, name: string, unit: string, reason: string, bar?: string): Figure {
+  return { group, name, value: NaN, unit, runs: [], bar, unavailable: reason };
+}
+
+/** ratio = ours / peer (for latencies pass `lowerIsBetter` so ratio > 1 still means "we are better"). */
+export function withPeer(f: Omit<Figure, 'value' | 'peer'>, peerName: string, peerRuns: number[], lowerIsBetter = false): Figure {
+  const value = median(f.runs);
+  const pv = median(peerRuns);
+  const ratio = lowerIsBetter ? pv / value : value / pv;
+  return { ...f, value, peer: { name: peerName, value: pv, ratio } };
+}
+
+export function figure(f: Omit<Figure, 'value'>): Figure {
+  return { ...f, value: median(f.runs) };
 }
 
 export function median(values: number[]): number {
@@ -45,14 +67,49 @@ function versionOf(cmd: string): string {
   }
 }
 
+function packageVersion(name: string): string {
+  try {
+    const require = createRequire(import.meta.url);
+    // Resolve the package.json next to the entry point (some packages do not export ./package.json).
+    let dir = dirname(require.resolve(name));
+    for (let i = 0; i < 6; i++) {
+      const pj = join(dir, 'package.json');
+      if (existsSync(pj)) {
+        const j = JSON.parse(readFileSync(pj, 'utf8')) as { name?: string; version?: string };
+        if (j.name === name && j.version) return j.version;
+      }
+      dir = dirname(dir);
+    }
+  } catch {
+    /* not installed */
+  }
+  return 'n/a';
+}
+
+function kafkaVersion(): string {
+  // The local broker (infra/local) runs from cached Maven jars whose file name carries the version.
+  const cache = process.env['DEPTHWATCH_CACHE'] || join(homedir(), '.cache', 'depthwatch');
+  try {
+    const jar = readdirSync(join(cache, 'kafka-libs')).find((f) => /^kafka_2\.13-[0-9.]+\.jar$/.test(f));
+    return jar ? `${jar.slice('kafka_2.13-'.length, -4)} (local broker jars)` : 'n/a';
+  } catch {
+    return 'n/a';
+  }
+}
+
 export function machineInfo(): Record<string, string> {
   return {
     date: new Date().toISOString(),
     cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    'load average at write (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' / '),
     node: process.version,
     os: versionOf('uname -sr'),
     clickhouse: versionOf('clickhouse-server --version 2>/dev/null || clickhouse --version'),
+    kafka: kafkaVersion(),
+    packages: ['ccxt', 'ws', 'kafkajs', '@clickhouse/client', 'fast-json-stringify', 'tsx']
+      .map((p) => `${p} ${packageVersion(p)}`)
+      .join(', '),
   };
 }
 
@@ -64,14 +121,18 @@ function fmt(value: number): string {
   return value.toPrecision(3);
 }
 
-export function writeResults(figures: Figure[], extra: Record<string, string> = {}): { markdown: string; path: string } {
+export function writeResults(figures: Figure[], extra: Record<string, string> = {}, preface: string[] = []): { markdown: string; path: string } {
   const here = dirname(fileURLToPath(import.meta.url));
   const root = join(here, '..');
   const info = { ...machineInfo(), ...extra };
-  const lines = ['# Benchmark results', '', 'Written by `npm run bench`. Each value is the median of the listed runs; ratios are measured in the same run.', ''];
+  const lines = ['# Benchmark results', '', 'Written by `npm run bench`. Each value is the median of the listed runs; ratios are measured in the same run.', ...preface, ''];
   for (const [k, v] of Object.entries(info)) lines.push(`- **${k}**: ${v}`);
   lines.push('', '| group | figure | median | unit | runs | peer / ceiling (same run) | ratio | bar |', '|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
+    if (f.unavailable) {
+      lines.push(`| ${f.group} | ${f.name} | not available: ${f.unavailable.replace(/\|/g, '/')} | ${f.unit} |  |  |  | ${f.bar ?? ''} |`);
+      continue;
+    }
     lines.push(
       `| ${f.group} | ${f.name} | ${fmt(f.value)} | ${f.unit} | ${f.runs.map(fmt).join(', ')} | ${f.peer ? `${f.peer.name}: ${fmt(f.peer.value)}` : ''} | ${f.peer ? `${f.peer.ratio.toFixed(2)}×` : ''} | ${f.bar ?? ''} |`,
     );
@@ -81,6 +142,7 @@ export function writeResults(figures: Figure[], extra: Record<string, string> = 
     lines.push('', '## Notes', '');
     for (const f of notes) lines.push(`- ${f.group} / ${f.name}: ${f.note}`);
   }
+  lines.push('', '## How to read / reproduce', '', '- `npm run bench` runs everything; `npm run bench -- engine gateway` runs a subset (the other rows are kept from the previous results.json).', '- `npm run bench -- --profile engine gateway` also writes V8 CPU profiles to `bench/out/profiles/` and prints their top self-time functions.', '- ratio: ours ÷ peer for throughputs, peer ÷ ours for latencies, so > 1 always means we are ahead.');
   const markdown = lines.join('\n') + '\n';
   mkdirSync(join(root, 'out'), { recursive: true });
   writeFileSync(join(root, 'RESULTS.md'), markdown);

@@ -28,23 +28,31 @@ interface Source {
 const SOURCES: Source[] = [
   { venue: 'binance-futures', ccxtId: 'binanceusdm', options: { fetchMarkets: ['linear'] }, fixture: 'BINANCE_FUTURES.0', symbols: ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT'] },
   { venue: 'binance', ccxtId: 'binance', options: { fetchMarkets: ['spot'] }, fixture: 'BINANCE.0', symbols: ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'] },
+  { venue: 'okx', ccxtId: 'okx', options: { fetchMarkets: { types: ['spot', 'swap'] } }, fixture: 'OKX.0', symbols: ['BTC/USDT:USDT', 'ETH/USDT:USDT', 'BTC/USDT'] },
 ];
+
+/** Where the hand-written spot entries below come from (no recordings of these venues). */
+const COINBASE_DOCS = 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)';
+const KRAKEN_DOCS = 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)';
 
 /**
  * Markets ccxt cannot derive from the recordings, written from the venues' docs and the recorded
  * instrument bodies (each says why in `source`). Kept here so a refresh does not drop them.
  */
 const MANUAL: MarketInfo[] = [
+  { venue: 'bybit', symbol: 'BTC/USDT:USDT', venueSymbol: 'BTCUSDT', type: 'swap', base: 'BTC', quote: 'USDT', settle: 'USDT', linear: true, inverse: false, contractSize: 1, tickSize: 0.1, lotSize: 0.001, source: 'venue docs (no Bybit recording in the cryptofeed fixtures): instruments-info linear, tick/qtyStep as published; refresh with --live' },
+  { venue: 'bybit', symbol: 'ETH/USDT:USDT', venueSymbol: 'ETHUSDT', type: 'swap', base: 'ETH', quote: 'USDT', settle: 'USDT', linear: true, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.01, source: 'venue docs (no Bybit recording in the cryptofeed fixtures): instruments-info linear, tick/qtyStep as published; refresh with --live' },
+  { venue: 'bybit', symbol: 'SOL/USDT:USDT', venueSymbol: 'SOLUSDT', type: 'swap', base: 'SOL', quote: 'USDT', settle: 'USDT', linear: true, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.1, source: 'venue docs (no Bybit recording in the cryptofeed fixtures): instruments-info linear, tick/qtyStep as published; refresh with --live' },
   // DERIBIT.0 (2021) get_instruments rows predate `counter_currency`/`settlement_currency`, so ccxt
   // cannot name them; tick 0.5 / contract 10 USD / min amount 10 are the recorded BTC-PERPETUAL values.
   { venue: 'deribit', symbol: 'BTC/USD:BTC', venueSymbol: 'BTC-PERPETUAL', type: 'swap', base: 'BTC', quote: 'USD', settle: 'BTC', linear: false, inverse: true, contractSize: 10, tickSize: 0.5, lotSize: 10, source: 'venue docs + DERIBIT.0 get_instruments (ccxt cannot parse the 2021 rows)' },
   { venue: 'deribit', symbol: 'ETH/USD:ETH', venueSymbol: 'ETH-PERPETUAL', type: 'swap', base: 'ETH', quote: 'USD', settle: 'ETH', linear: false, inverse: true, contractSize: 1, tickSize: 0.05, lotSize: 1, source: 'venue docs + DERIBIT.0 get_instruments (ccxt cannot parse the 2021 rows)' },
-  { venue: 'coinbase', symbol: 'BTC/USD', venueSymbol: 'BTC-USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
-  { venue: 'coinbase', symbol: 'ETH/USD', venueSymbol: 'ETH-USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
-  { venue: 'coinbase', symbol: 'SOL/USD', venueSymbol: 'SOL-USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Coinbase Advanced Trade GET /api/v3/brokerage/market/products quote_increment/base_increment (no recording)' },
-  { venue: 'kraken', symbol: 'BTC/USD', venueSymbol: 'BTC/USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.1, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
-  { venue: 'kraken', symbol: 'ETH/USD', venueSymbol: 'ETH/USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
-  { venue: 'kraken', symbol: 'SOL/USD', venueSymbol: 'SOL/USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: 'venue docs: Kraken AssetPairs pair_decimals/lot_decimals = WS v2 instrument price_precision/qty_precision (no recording); venueSymbol is the WS v2 name (REST id XXBTZUSD etc.)' },
+  { venue: 'coinbase', symbol: 'BTC/USD', venueSymbol: 'BTC-USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: COINBASE_DOCS },
+  { venue: 'coinbase', symbol: 'ETH/USD', venueSymbol: 'ETH-USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: COINBASE_DOCS },
+  { venue: 'coinbase', symbol: 'SOL/USD', venueSymbol: 'SOL-USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: COINBASE_DOCS },
+  { venue: 'kraken', symbol: 'BTC/USD', venueSymbol: 'BTC/USD', type: 'spot', base: 'BTC', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.1, lotSize: 0.00000001, source: KRAKEN_DOCS },
+  { venue: 'kraken', symbol: 'ETH/USD', venueSymbol: 'ETH/USD', type: 'spot', base: 'ETH', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: KRAKEN_DOCS },
+  { venue: 'kraken', symbol: 'SOL/USD', venueSymbol: 'SOL/USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: KRAKEN_DOCS },
 ];
 
 const FIXTURES = process.env.DEPTHWATCH_FIXTURES ?? '/work/shared/fixtures/cryptofeed';
@@ -63,8 +71,12 @@ export async function loadVenueMarkets(src: Source, mode: { live: boolean; rest?
     const bodies = readRestResponses(join(FIXTURES, src.fixture));
     // ccxt only needs the venue's instrument endpoint; answer it from the recording, fail on anything else.
     ex.fetch = async (url: string) => {
-      const path = new URL(url).pathname;
-      const hit = bodies.find((r) => new URL(r.url).pathname === path);
+      const want = new URL(url);
+      const query = (u: URL) => [...u.searchParams].map(([k, v]) => `${k}=${v}`).sort().join('&');
+      // Same path and query first (OKX asks /instruments once per instType), else the first with the path.
+      const hit =
+        bodies.find((r) => new URL(r.url).pathname === want.pathname && query(new URL(r.url)) === query(want)) ??
+        bodies.find((r) => new URL(r.url).pathname === want.pathname);
       if (!hit) throw new Error(`offline metadata: no recorded response for ${url}`);
       return JSON.parse(hit.body);
     };

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import type { FeedStatus, Level, MarketEvent, VenueId } from '@depthwatch/schemas';
+import type { VenueId } from '@depthwatch/schemas';
 import { startIngest, type IngestStage, type VenueConfig } from './collector.ts';
 import { startSimulatedVenues, type SimulatedVenues } from './sim/index.ts';
+import { FAST, Recorder, sleep, waitFor } from './sim/harness.ts';
 import { binanceFutures } from './venues/binance-futures.ts';
 import type { VenueAdapter } from './sync/adapter.ts';
 
@@ -13,67 +14,6 @@ import type { VenueAdapter } from './sync/adapter.ts';
  * equal the simulator's exact book.
  */
 
-const FAST: Partial<VenueConfig> = {
-  reconnect: { baseMs: 30, maxMs: 150 },
-  snapshotRetry: { baseMs: 20, maxMs: 80, failuresBeforeDown: 3 },
-  tickMs: 50,
-};
-
-class Recorder {
-  books = new Map<string, { bids: Map<number, number>; asks: Map<number, number> }>();
-  state = new Map<string, string>();
-  statuses: FeedStatus[] = [];
-  counts = new Map<string, number>();
-  violations: string[] = [];
-  seqs = new Map<string, number>();
-
-  async attach(bus: MemoryBus): Promise<void> {
-    for (const topic of ['md.book', 'md.trade', 'md.liquidation', 'md.ticker', 'md.status'] as const) {
-      await bus.subscribe(topic, (e) => this.on(topic, e as MarketEvent));
-    }
-  }
-
-  private on(topic: string, e: MarketEvent): void {
-    const key = `${e.venue}:${e.symbol}`;
-    const sk = `${key}:${topic}`;
-    const prevSeq = this.seqs.get(sk) ?? 0;
-    if (e.seq !== prevSeq + 1) this.violations.push(`${sk} seq ${prevSeq} → ${e.seq}`);
-    this.seqs.set(sk, e.seq);
-    if (!Number.isInteger(e.ts) || !Number.isInteger(e.recvTs)) this.violations.push(`${sk} non-integer time`);
-    this.counts.set(`${key}:${e.type}`, (this.counts.get(`${key}:${e.type}`) ?? 0) + 1);
-    if (e.type === 'status') {
-      this.state.set(key, e.state);
-      this.statuses.push(e);
-      return;
-    }
-    const st = this.state.get(key);
-    if (st !== 'synced' && st !== 'stale') this.violations.push(`${key} ${e.type} published while ${st}`);
-    if (e.type === 'book_snapshot') this.books.set(key, { bids: new Map(e.bids), asks: new Map(e.asks) });
-    else if (e.type === 'book_delta') {
-      const b = this.books.get(key);
-      if (!b) {
-        this.violations.push(`${key} delta before snapshot`);
-        return;
-      }
-      for (const [p, q] of e.bids) q === 0 ? b.bids.delete(p) : b.bids.set(p, q);
-      for (const [p, q] of e.asks) q === 0 ? b.asks.delete(p) : b.asks.set(p, q);
-    }
-  }
-
-  count(venue: string, symbol: string, type: string): number {
-    return this.counts.get(`${venue}:${symbol}:${type}`) ?? 0;
-  }
-
-  top(venue: string, symbol: string, n: number): { bids: Level[]; asks: Level[] } | null {
-    const b = this.books.get(`${venue}:${symbol}`);
-    if (!b) return null;
-    return {
-      bids: [...b.bids].sort((x, y) => y[0] - x[0]).slice(0, n),
-      asks: [...b.asks].sort((x, y) => x[0] - y[0]).slice(0, n),
-    };
-  }
-}
-
 let sim: SimulatedVenues | null = null;
 let ingest: IngestStage | null = null;
 afterEach(async () => {
@@ -82,15 +22,6 @@ afterEach(async () => {
   ingest = null;
   sim = null;
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 async function setup(venues: VenueId[], cfg: Partial<VenueConfig> = {}, adapters?: Record<string, VenueAdapter>) {
   sim = await startSimulatedVenues({ venues, scenario: 'calm', timeScale: 10, paused: true, seed: 7 });

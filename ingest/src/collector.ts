@@ -1,7 +1,7 @@
 import type { Bus, Level, Stage, StageHealth } from '@depthwatch/schemas';
 import { adapterFor } from './venues/index.ts';
 import type { VenueAdapter } from './sync/adapter.ts';
-import { VenueSession, type VenueConfig } from './sync/venue-session.ts';
+import { VenueSession, type RawTap, type VenueConfig } from './sync/venue-session.ts';
 
 export type { VenueConfig } from './sync/venue-session.ts';
 
@@ -10,6 +10,8 @@ export interface IngestOptions {
   venues: readonly VenueConfig[];
   /** Adapters by venue (default: the registry); lets tests plug an adapter in. */
   adapters?: Partial<Record<string, VenueAdapter>>;
+  /** Raw traffic recorder for every venue (ingest/src/record): `RawRecorder.tap`. */
+  recorder?: RawTap;
 }
 
 export interface IngestStage extends Stage {
@@ -27,7 +29,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestStage> {
   for (const cfg of opts.venues) {
     if (sessions.has(cfg.venue)) throw new Error(`venue ${cfg.venue} configured twice`);
     const adapter = opts.adapters?.[cfg.venue] ?? adapterFor(cfg.venue);
-    sessions.set(cfg.venue, new VenueSession(adapter, cfg, opts.bus));
+    sessions.set(cfg.venue, new VenueSession(adapter, opts.recorder ? { recorder: opts.recorder, ...cfg } : cfg, opts.bus));
   }
   for (const s of sessions.values()) s.start();
   return {

@@ -1,4 +1,5 @@
 import type { Instrument } from './market.ts';
+import { sortedTicks } from './wire.ts';
 
 /**
  * A venue's view of an instrument's book limited to the best `depth` levels per side (Bybit
@@ -40,8 +41,7 @@ export class DepthWindow {
 
   private top(side: 'bid' | 'ask'): TickLevels {
     const src = side === 'bid' ? this.inst.bids : this.inst.asks;
-    const keys = [...src.keys()].sort(side === 'bid' ? (a, b) => b - a : (a, b) => a - b).slice(0, this.depth);
-    return new Map(keys.map((t) => [t, src.get(t)!]));
+    return new Map(sortedTicks(this.inst, side, this.depth).map((t) => [t, src.get(t)!]));
   }
 
   private diff(prev: TickLevels, next: TickLevels, book: TickLevels): TickLevels {

@@ -32,6 +32,16 @@ export interface FrontEndHooks {
   onClientMessage?(client: SimClient, text: string): string[];
 }
 
+/** Hooks of a WebSocket-only venue: no REST, one socket path, subscriptions by client messages. */
+export function wsOnlyHooks(route: string, onClientMessage: (client: SimClient, text: string) => string[]): FrontEndHooks {
+  return { rest: () => null, accept: (path) => (path === route ? [] : null), onClientMessage };
+}
+
+/** The per-symbol states a fault targets: all of them, or those whose unified or venue symbol is `symbol`. */
+export function pickSymbols<T extends { inst: { spec: { symbol: string; venueSymbol: string } } }>(states: Iterable<T>, symbol?: string): T[] {
+  return [...states].filter((s) => !symbol || s.inst.spec.symbol === symbol || s.inst.spec.venueSymbol === symbol);
+}
+
 export class FrontEnd {
   readonly clients = new Set<SimClient>();
   private server!: Server;
@@ -40,6 +50,7 @@ export class FrontEnd {
   private stallQueue: { client: SimClient; text: string; stream: string }[] = [];
   private stallTimer: NodeJS.Timeout | null = null;
   private corrupt: { kind: 'malformed' | 'truncated'; match: string } | null = null;
+  private readonly detach: (() => void)[] = [];
   /** Frames and bytes sent, for tests and debugging. */
   readonly sent = { frames: 0, bytes: 0, rest: 0 };
   restUrl = '';
@@ -119,7 +130,30 @@ export class FrontEnd {
     this.sent.bytes += text.length;
   }
 
+  /** Listen to a market event (`step`, `pause`) for the front end's lifetime: close() detaches it. */
+  follow<A extends unknown[]>(source: { on(e: string, fn: (...a: A) => void): unknown; off(e: string, fn: (...a: A) => void): unknown }, event: string, fn: (...a: A) => void): void {
+    source.on(event, fn);
+    this.detach.push(() => source.off(event, fn));
+  }
+
+  /** Run `fn` every `ms` (venue heartbeats, housekeeping) for the front end's lifetime: close() stops it. */
+  every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    this.detach.push(() => clearInterval(timer));
+  }
+
   // ---- faults
+
+  /** The venue-independent faults, with `match` (the book stream's name part) as the default target of frame corruption. */
+  baseFaults(match: string) {
+    return {
+      disconnectAll: () => this.disconnectAll(),
+      malformedFrame: (stream = match) => this.malformedFrame(stream),
+      truncatedFrame: (stream = match) => this.truncatedFrame(stream),
+      stall: (ms: number) => this.stall(ms),
+    };
+  }
 
   /** Drop every client connection (abruptly, like a venue restart). */
   disconnectAll(): void {
@@ -156,6 +190,7 @@ export class FrontEnd {
   }
 
   async close(): Promise<void> {
+    for (const off of this.detach.splice(0)) off();
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.disconnectAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

@@ -8,7 +8,10 @@ import type { SimFaults, SimVenue } from './front-end.ts';
 import { binanceFuturesFrontEnd } from './venues/binance-futures.ts';
 import { binanceFrontEnd } from './venues/binance.ts';
 import { bybitFrontEnd } from './venues/bybit.ts';
+import { okxFrontEnd } from './venues/okx.ts';
 import { coinbaseFrontEnd } from './venues/coinbase.ts';
+import { krakenFrontEnd } from './venues/kraken.ts';
+import { deribitFrontEnd } from './venues/deribit.ts';
 
 export { Market } from './market.ts';
 export type { ScenarioName } from './scenario.ts';
@@ -18,7 +21,10 @@ const FRONT_ENDS: Partial<Record<VenueId, (market: Market, seed: number) => SimV
   'binance-futures': binanceFuturesFrontEnd,
   binance: binanceFrontEnd,
   bybit: bybitFrontEnd,
+  okx: okxFrontEnd,
   coinbase: coinbaseFrontEnd,
+  kraken: krakenFrontEnd,
+  deribit: deribitFrontEnd,
 };
 
 /** Start prices per asset so every venue's instrument of one asset sits on one price path. */
@@ -65,6 +71,7 @@ export async function startSimulatedVenues(opts: SimOptions): Promise<SimulatedV
         lot: m.linear && m.contractSize !== 1 ? toBase(m.lotSize ?? 1, m.contractSize) : (m.lotSize ?? 0.001),
         startMid: START_MID[m.base] ?? 100,
         derivative: m.type !== 'spot',
+        inverse: m.inverse,
       });
     }
   }

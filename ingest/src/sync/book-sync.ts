@@ -45,6 +45,8 @@ export interface BookSyncOptions {
   maxBuffer?: number;
 }
 
+const NONE_CUT: { bids: Level[]; asks: Level[] } = { bids: [], asks: [] };
+
 export type BookSyncState = 'idle' | 'awaiting' | 'bridging' | 'synced';
 
 export class BookSync {
@@ -57,6 +59,8 @@ export class BookSync {
   private lastTs = 0;
   private pendingReason: ResyncReason = 'initial';
   private readonly maxBuffer: number;
+  /** Levels the last applied diff pushed out of the depth window. */
+  private truncated: { bids: Level[]; asks: Level[] } = NONE_CUT;
 
   constructor(private readonly opts: BookSyncOptions) {
     this.maxBuffer = opts.maxBuffer ?? 10_000;
@@ -190,7 +194,10 @@ export class BookSync {
       return;
     }
     if (!this.applyDiff(d)) return;
-    if (publish) this.opts.listener.applied(d.ts, d.bids, d.asks);
+    if (!publish) return;
+    // Levels the depth window pushed out are deletes for consumers too (the venue sends none).
+    const cut = this.truncated;
+    this.opts.listener.applied(d.ts, cut.bids.length ? [...d.bids, ...cut.bids] : d.bids, cut.asks.length ? [...d.asks, ...cut.asks] : d.asks);
   }
 
   /** Applies a diff; false when the book had to be thrown away. */
@@ -199,7 +206,7 @@ export class BookSync {
       this.invalidate('unknown_level', 'update for a level not in the book');
       return false;
     }
-    if (this.opts.rules.depthLimit > 0) this.book.truncate(this.opts.rules.depthLimit);
+    this.truncated = this.opts.rules.depthLimit > 0 ? this.book.truncate(this.opts.rules.depthLimit) : NONE_CUT;
     this.lastId = this.opts.rules.idAfter ? this.opts.rules.idAfter(d) : d.last;
     if (d.ts > this.lastTs) this.lastTs = d.ts;
     return this.verify(d);

@@ -29,11 +29,22 @@ export class OrderBook {
     return applySide(this.bids, bids, strict) && applySide(this.asks, asks, strict);
   }
 
-  /** Keeps only the best `depth` levels per side (venues that never send out-of-window deletes). */
-  truncate(depth: number): void {
-    if (depth <= 0) return;
-    if (this.bids.size > depth) for (const [p] of this.sorted('bid').slice(depth)) this.bids.delete(p);
-    if (this.asks.size > depth) for (const [p] of this.sorted('ask').slice(depth)) this.asks.delete(p);
+  /**
+   * Keeps only the best `depth` levels per side (venues that never send out-of-window deletes).
+   * Returns the levels dropped, as deletes, so they can be published too.
+   */
+  truncate(depth: number): { bids: Level[]; asks: Level[] } {
+    const cut = (side: 'bid' | 'ask'): Level[] => {
+      const m = side === 'bid' ? this.bids : this.asks;
+      if (depth <= 0 || m.size <= depth) return [];
+      const out = this.sorted(side).slice(depth);
+      for (const lv of out) {
+        m.delete(lv[0]);
+        lv[1] = 0;
+      }
+      return out;
+    };
+    return { bids: cut('bid'), asks: cut('ask') };
   }
 
   sorted(side: 'bid' | 'ask', limit = Infinity): Level[] {

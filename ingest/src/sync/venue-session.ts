@@ -34,6 +34,33 @@ export interface VenueConfig {
   snapshotConcurrency?: number;
   /** REST GET returning the body (default: global fetch, 10 s timeout, non-2xx is an error). Replays and tests inject one. */
   fetchText?: (url: string) => Promise<string>;
+  /** Raw traffic tap (ingest/src/record): every input that can change what the session publishes, in processing order. */
+  recorder?: RawTap;
+  /** One-shot timer for snapshot retries; returns a cancel function (default: unref'd setTimeout). Replays run it on the replay clock. */
+  setTimer?: (fn: () => void, ms: number) => () => void;
+}
+
+/**
+ * What a recorder receives, synchronously and in processing order: the session's configuration, connection
+ * opens and downs, every received WebSocket frame and REST snapshot response (or fetch error) with the exact
+ * text, and the housekeeping ticks. Everything the session publishes while handling one input carries that
+ * input's `ts` (see `clock`), so feeding the same records back (replay/) reproduces the same events.
+ * The tap must be cheap and must not throw (the recorder only queues).
+ */
+export type RecordedVenueConfig = Omit<VenueConfig, 'fetchText' | 'recorder' | 'setTimer'>;
+export type RawRecord =
+  | { kind: 'session'; venue: VenueId; ts: number; config: RecordedVenueConfig; ticks: boolean }
+  | { kind: 'open'; venue: VenueId; ts: number; conn: number; route: string; url: string; reconnect: boolean }
+  | { kind: 'ws'; venue: VenueId; ts: number; conn: number; route: string; text: string }
+  | { kind: 'rest'; venue: VenueId; ts: number; url: string; ok: boolean; text: string }
+  | { kind: 'down'; venue: VenueId; ts: number; conn: number; route: string; reason: string }
+  | { kind: 'tick'; venue: VenueId; ts: number };
+export type RawTap = (record: RawRecord) => void;
+
+function unrefTimer(fn: () => void, ms: number): () => void {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
 }
 
 async function httpGet(url: string): Promise<string> {
@@ -46,6 +73,7 @@ async function httpGet(url: string): Promise<string> {
 interface Conn {
   id: number;
   route: string;
+  url: string;
   streams: StreamSpec[];
   socket: ManagedConnection;
   connSeq: number | null;
@@ -66,7 +94,12 @@ export class VenueSession {
   private readonly inflight = new Set<string>();
   private readonly queue: string[] = [];
   private readonly again = new Map<string, ResyncReason>();
-  private readonly retries = new Map<string, { backoff: Backoff; failures: number; timer: NodeJS.Timeout | null }>();
+  private readonly retries = new Map<string, { backoff: Backoff; failures: number; timer: (() => void) | null }>();
+  private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  /** Receive time of the input being handled (frame, REST answer, open, down, tick); null between inputs. */
+  private pinned: number | null = null;
+  /** The feeds' clock: the current input's receive time, so a replay of the same inputs publishes the same times. */
+  private readonly clock = (): number => this.pinned ?? this.now();
   private closed = false;
   private lastParseLog = 0;
   private suppressedParseLogs = 0;
@@ -86,6 +119,7 @@ export class VenueSession {
     this.log = logger('ingest', { venue: this.venue });
     this.restBase = config.restUrl ?? adapter.defaultUrls.rest;
     this.wsBase = config.wsUrl ?? adapter.defaultUrls.ws;
+    this.setTimer = config.setTimer ?? unrefTimer;
     this.cfg = {
       snapshotIntervalMs: config.snapshotIntervalMs ?? 60_000,
       tickMs: config.tickMs ?? 1000,
@@ -124,7 +158,7 @@ export class VenueSession {
           snapshotIntervalMs: this.cfg.snapshotIntervalMs,
           checksum: checksum ? (book, msg) => checksum(book, msg, market) : undefined,
           enforceChecksum: config.checksum !== false,
-          now,
+          now: this.clock,
           requestSnapshot: (reason) => this.requestSnapshot(symbol, reason),
           lagSample: (ms) => this.offset.push(ms),
         }),
@@ -141,9 +175,10 @@ export class VenueSession {
       for (let i = 0; i < list.length; i += this.adapter.maxStreamsPerConnection) {
         const chunk = list.slice(i, i + this.adapter.maxStreamsPerConnection);
         const id = this.conns.length;
-        const conn: Conn = { id, route, streams: chunk, connSeq: null, socket: null as unknown as ManagedConnection };
+        const url = this.adapter.connectUrl(this.wsBase, route, chunk);
+        const conn: Conn = { id, route, url, streams: chunk, connSeq: null, socket: null as unknown as ManagedConnection };
         conn.socket = new ManagedConnection({
-          url: this.adapter.connectUrl(this.wsBase, route, chunk),
+          url,
           heartbeat: this.adapter.heartbeat,
           reconnect: this.cfg.reconnect,
           tickMs: this.cfg.tickMs,
@@ -159,6 +194,10 @@ export class VenueSession {
   }
 
   start(): void {
+    if (this.config.recorder) {
+      const { fetchText: _f, recorder: _r, setTimer: _t, ...config } = this.config;
+      this.config.recorder({ kind: 'session', venue: this.venue, ts: this.now(), config: { ...config, symbols: [...this.feeds.keys()] }, ticks: true });
+    }
     for (const c of this.conns) c.socket.start();
     this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
     this.timer.unref();
@@ -167,7 +206,7 @@ export class VenueSession {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    for (const r of this.retries.values()) if (r.timer) clearTimeout(r.timer);
+    for (const r of this.retries.values()) r.timer?.();
     await Promise.all(this.conns.map((c) => c.socket.close()));
   }
 
@@ -175,14 +214,35 @@ export class VenueSession {
     return this.conns.map((c) => ({ route: c.route, streams: c.streams, open: c.socket.isOpen, opens: c.socket.opens }));
   }
 
-  /** Replay hook (no sockets): behave as if every planned connection just opened. */
-  replayOpen(): void {
-    for (const c of this.conns) this.onOpen(c);
+  /** Replay hook (no sockets): behave as if planned connection `conn` (default: every one) just opened. */
+  replayOpen(conn?: number, reconnect = false): void {
+    for (const c of this.conns) if (conn === undefined || c.id === conn) this.onOpen(c, reconnect);
   }
 
-  /** Replay hook: one received frame, as if it arrived on the first connection. */
-  replayFrame(text: string, recvTs: number): void {
-    this.onMessage(this.conns[0], text, recvTs, Buffer.byteLength(text));
+  /** Replay hook: one received frame on connection `conn` (default: the first). */
+  replayFrame(text: string, recvTs: number, conn = 0): void {
+    this.onMessage(this.conns[conn] ?? this.conns[0], text, recvTs, Buffer.byteLength(text));
+  }
+
+  /** Replay hook: connection `conn` went down. */
+  replayDown(conn: number, reason: string): void {
+    const c = this.conns[conn];
+    if (c) this.onDown(c, reason);
+  }
+
+  /** Replay hook: one housekeeping tick at the session clock. */
+  replayTick(): void {
+    this.tick();
+  }
+
+  /** Runs one input's handling with the feeds' clock pinned to its receive time. */
+  private at(ts: number, fn: () => void): void {
+    this.pinned = ts;
+    try {
+      fn();
+    } finally {
+      this.pinned = null;
+    }
   }
 
   /** Test/ops hook: drop every socket now (they reconnect). */
@@ -198,24 +258,36 @@ export class VenueSession {
     return out;
   }
 
-  private onOpen(conn: Conn): void {
-    conn.connSeq = null;
-    M.connections.inc({ venue: this.venue });
-    const reconnect = conn.socket.opens > 1;
-    if (reconnect) M.reconnects.inc({ venue: this.venue });
-    for (const text of this.adapter.onOpen(conn.route, conn.streams)) conn.socket.send(text);
-    for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamUp(channels, reconnect);
-    this.log.info({ conn: conn.id, streams: conn.streams.length, reconnect }, 'connected');
+  private onOpen(conn: Conn, reconnect = conn.socket.opens > 1): void {
+    const ts = this.now();
+    this.config.recorder?.({ kind: 'open', venue: this.venue, ts, conn: conn.id, route: conn.route, url: conn.url, reconnect });
+    this.at(ts, () => {
+      conn.connSeq = null;
+      M.connections.inc({ venue: this.venue });
+      if (reconnect) M.reconnects.inc({ venue: this.venue });
+      for (const text of this.adapter.onOpen(conn.route, conn.streams)) conn.socket.send(text);
+      for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamUp(channels, reconnect);
+      this.log.info({ conn: conn.id, streams: conn.streams.length, reconnect }, 'connected');
+    });
   }
 
   private onDown(conn: Conn, reason: string): void {
     if (this.closed) return;
-    M.connections.dec({ venue: this.venue });
-    this.log.warn({ conn: conn.id, reason }, 'connection down');
-    for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamDown(channels, `disconnected: ${reason}`);
+    const ts = this.now();
+    this.config.recorder?.({ kind: 'down', venue: this.venue, ts, conn: conn.id, route: conn.route, reason });
+    this.at(ts, () => {
+      M.connections.dec({ venue: this.venue });
+      this.log.warn({ conn: conn.id, reason }, 'connection down');
+      for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamDown(channels, `disconnected: ${reason}`);
+    });
   }
 
   private onMessage(conn: Conn, text: string, recvTs: number, bytes: number): void {
+    this.config.recorder?.({ kind: 'ws', venue: this.venue, ts: recvTs, conn: conn.id, route: conn.route, text });
+    this.at(recvTs, () => this.handleMessage(conn, text, recvTs, bytes));
+  }
+
+  private handleMessage(conn: Conn, text: string, recvTs: number, bytes: number): void {
     this.counters.messages++;
     M.bytes.inc({ venue: this.venue }, bytes);
     this.ctx.recvTs = recvTs;
@@ -319,11 +391,10 @@ export class VenueSession {
       if (reason === 'snapshot_too_old') {
         // The venue's snapshot lagged its stream: ask again, but back off so a lagging cache is not hammered.
         const r = this.retryState(symbol);
-        r.timer = setTimeout(() => {
+        r.timer = this.setTimer(() => {
           r.timer = null;
           if (this.feeds.get(symbol)!.sync.state === 'awaiting') this.requestSnapshot(symbol, 'initial');
         }, r.backoff.next());
-        r.timer.unref();
         return;
       }
       this.queue.push(symbol);
@@ -358,15 +429,23 @@ export class VenueSession {
     const rest = this.adapter.restSnapshot!;
     const url = rest.url(this.restBase, this.adapter.toVenueSymbol(symbol));
     this.counters.snapshotRequests++;
+    let fetched = false;
     try {
       const body = await (this.config.fetchText ?? httpGet)(url);
+      fetched = true;
       if (this.closed) return;
       const recvTs = this.now();
+      this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: recvTs, url, ok: true, text: body });
+      this.pinned = recvTs;
       const snap = rest.parse(body, symbol, { ...this.ctx, recvTs });
       this.retries.delete(symbol);
       if (feed.sync.state === 'awaiting') feed.onSnapshot(snap, 'rest', recvTs);
     } catch (err) {
       if (this.closed) return;
+      if (!fetched) {
+        this.pinned = this.now();
+        this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: this.pinned, url, ok: false, text: (err as Error).message });
+      }
       this.counters.snapshotFailures++;
       M.snapshotFailures.inc({ venue: this.venue });
       const r = this.retryState(symbol);
@@ -375,15 +454,16 @@ export class VenueSession {
       if (r.failures === 1 || r.failures === this.cfg.snapshotRetry.failuresBeforeDown) {
         this.log.warn({ symbol, url, failures: r.failures, err: (err as Error).message }, 'snapshot request failed');
       }
-      r.timer = setTimeout(() => {
+      r.timer = this.setTimer(() => {
         r.timer = null;
         if (feed.sync.state === 'awaiting') this.requestSnapshot(symbol, 'initial');
       }, r.backoff.next());
-      r.timer.unref();
+    } finally {
+      this.pinned = null;
     }
   }
 
-  private retryState(symbol: string): { backoff: Backoff; failures: number; timer: NodeJS.Timeout | null } {
+  private retryState(symbol: string): { backoff: Backoff; failures: number; timer: (() => void) | null } {
     let r = this.retries.get(symbol);
     if (!r) {
       r = { backoff: new Backoff({ baseMs: this.cfg.snapshotRetry.baseMs, maxMs: this.cfg.snapshotRetry.maxMs }), failures: 0, timer: null };
@@ -396,7 +476,10 @@ export class VenueSession {
 
   private tick(): void {
     const now = this.now();
-    for (const f of this.feeds.values()) f.tick(now);
+    this.config.recorder?.({ kind: 'tick', venue: this.venue, ts: now });
+    this.at(now, () => {
+      for (const f of this.feeds.values()) f.tick(now);
+    });
     const off = this.offset.value;
     if (off !== null) M.clockOffset.set({ venue: this.venue }, off / 1000);
   }

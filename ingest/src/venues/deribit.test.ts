@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { BookDelta, BookSnapshot, Ticker } from '@depthwatch/schemas';
+import type { Ticker } from '@depthwatch/schemas';
 import type { BookDiffMsg, ParseContext } from '../sync/adapter.ts';
 import { BookSync, type ResyncReason } from '../sync/book-sync.ts';
 import { marketInfo, registerMarkets, type MarketInfo } from '../metadata/index.ts';
 import { FIXTURES_DIR, readRestResponses, readWsFrames } from '../fixtures/cryptofeed.ts';
-import { replay } from '../fixtures/replay.ts';
+import { rebuildBook, replay } from '../fixtures/replay.ts';
 import { deribit, liquidatedPositions } from './deribit.ts';
 
 const ctx: ParseContext = {
@@ -201,21 +201,9 @@ describe('replay of recorded DERIBIT traffic', () => {
       }
       totalChanges += changes;
       // Rebuild from what was published, as a consumer would.
-      const book = { bids: new Map<number, number>(), asks: new Map<number, number>() };
-      let deltas = 0;
-      for (const { event } of events) {
-        if (event.symbol !== m.symbol) continue;
-        if (event.type === 'book_snapshot') {
-          book.bids = new Map((event as BookSnapshot).bids);
-          book.asks = new Map((event as BookSnapshot).asks);
-        } else if (event.type === 'book_delta') {
-          deltas++;
-          for (const [p, q] of (event as BookDelta).bids) q === 0 ? book.bids.delete(p) : book.bids.set(p, q);
-          for (const [p, q] of (event as BookDelta).asks) q === 0 ? book.asks.delete(p) : book.asks.set(p, q);
-        }
-      }
+      const book = rebuildBook(events, m.symbol);
       // Empty recorded changes publish nothing; every non-empty one is one delta.
-      expect(deltas, m.symbol).toBeLessThanOrEqual(changes);
+      expect(book.deltas, m.symbol).toBeLessThanOrEqual(changes);
       const sorted = (x: Map<number, number>) => [...x].sort((a, b) => a[0] - b[0]);
       expect(sorted(book.bids), m.symbol).toEqual(sorted(ref.bids));
       expect(sorted(book.asks), m.symbol).toEqual(sorted(ref.asks));
@@ -236,12 +224,8 @@ describe('replay of recorded DERIBIT traffic', () => {
         return { symbol: bySymbol.get(d.instrument_name), ts: d.timestamp, markPrice: d.mark_price, indexPrice: d.index_price, lastPrice: d.last_price ?? null, fundingRate: null, openInterest: d.open_interest };
       });
     expect(expected.length).toBe(89);
-    const got = events
-      .filter((e) => e.topic === 'md.ticker')
-      .map(({ event }) => {
-        const t = event as Ticker;
-        return { symbol: t.symbol, ts: t.ts, markPrice: t.markPrice, indexPrice: t.indexPrice, lastPrice: t.lastPrice, fundingRate: t.fundingRate, openInterest: t.openInterest };
-      });
+    const fields = ['symbol', 'ts', 'markPrice', 'indexPrice', 'lastPrice', 'fundingRate', 'openInterest'] as const;
+    const got = events.filter((e) => e.topic === 'md.ticker').map(({ event }) => Object.fromEntries(fields.map((k) => [k, (event as Ticker)[k]])));
     // Tickers held while a book syncs are released in order, so the sequence matches per symbol.
     for (const symbol of symbols) {
       expect(got.filter((g) => g.symbol === symbol), symbol).toEqual(expected.filter((e) => e.symbol === symbol));

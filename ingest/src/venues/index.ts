@@ -2,15 +2,21 @@ import type { VenueId } from '@depthwatch/schemas';
 import type { VenueAdapter } from '../sync/adapter.ts';
 import { binanceFutures } from './binance-futures.ts';
 import { binance } from './binance.ts';
+import { bybit } from './bybit.ts';
 import { coinbase } from './coinbase.ts';
+import { kraken } from './kraken.ts';
 import { deribit } from './deribit.ts';
+import { okx } from './okx.ts';
 
 /** Adding a venue: write venues/<venue>.ts and add one line here. */
 export const VENUES: Partial<Record<VenueId, VenueAdapter>> = {
   'binance-futures': binanceFutures,
   binance,
+  bybit,
   coinbase,
+  kraken,
   deribit,
+  okx,
 };
 
 export function adapterFor(venue: VenueId): VenueAdapter {

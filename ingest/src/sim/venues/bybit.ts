@@ -1,4 +1,4 @@
-import { FrontEnd, type SimClient, type SimVenue } from '../front-end.ts';
+import { FrontEnd, pickSymbols, wsOnlyHooks, type SimClient, type SimVenue } from '../front-end.ts';
 import { DepthWindow, type TickLevels } from '../depth-window.ts';
 import type { Instrument, InstrumentStep, Market, SimLiquidation } from '../market.ts';
 import { Prng } from '../prng.ts';
@@ -31,10 +31,6 @@ export class BybitSimVenue implements SimVenue {
   readonly counters = { trades: {} as Record<string, number>, liquidations: {} as Record<string, number>, bookMessages: {} as Record<string, number> };
   private readonly syms = new Map<string, SymState>();
   private seq = 1;
-  private readonly onStep = (steps: InstrumentStep[]) => this.step(steps);
-  private readonly onPause = () => {
-    for (const s of this.syms.values()) this.flushLiq(s);
-  };
 
   constructor(
     private readonly market: Market,
@@ -56,32 +52,24 @@ export class BybitSimVenue implements SimVenue {
       });
       for (const c of Object.values(this.counters)) c[inst.spec.symbol] = 0;
     }
-    this.fe = new FrontEnd({
-      rest: () => null,
-      accept: (path) => (path === ROUTE ? [] : null),
-      onClientMessage: (c, text) => this.clientMessage(c, text),
-    });
+    this.fe = new FrontEnd(wsOnlyHooks(ROUTE, (c, text) => this.clientMessage(c, text)));
   }
 
   async start(): Promise<void> {
     await this.fe.listen();
-    this.market.on('step', this.onStep);
-    this.market.on('pause', this.onPause);
+    this.fe.follow(this.market, 'step', (steps: InstrumentStep[]) => this.step(steps));
+    // Paused market: send the pending liquidation batch so the wire is quiescent.
+    this.fe.follow(this.market, 'pause', () => this.syms.forEach((s) => this.flushLiq(s)));
   }
 
   async close(): Promise<void> {
-    this.market.off('step', this.onStep);
-    this.market.off('pause', this.onPause);
     await this.fe.close();
   }
 
   faults() {
-    const pick = (symbol?: string) => [...this.syms.values()].filter((s) => !symbol || s.inst.spec.symbol === symbol || s.vs === symbol);
+    const pick = (symbol?: string) => pickSymbols(this.syms.values(), symbol);
     return {
-      disconnectAll: () => this.fe.disconnectAll(),
-      malformedFrame: (topic = 'orderbook') => this.fe.malformedFrame(topic),
-      truncatedFrame: (topic = 'orderbook') => this.fe.truncatedFrame(topic),
-      stall: (ms: number) => this.fe.stall(ms),
+      ...this.fe.baseFaults('orderbook'),
       /** The next book delta of the symbol(s) is lost: `u` skips one. */
       sequenceGap: (symbol?: string) => pick(symbol).forEach((s) => (s.gapArmed = true)),
       /** Bybit re-sends a snapshot mid-stream (it "has a problem"): clients must replace their book. */

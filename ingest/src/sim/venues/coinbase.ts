@@ -49,10 +49,11 @@ export class CoinbaseSimVenue implements SimVenue {
   private readonly products = new Map<string, Product>();
   private readonly state = new Map<SimClient, ClientState>();
   private heartbeatGap = false;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly onStep = (steps: InstrumentStep[]) => this.step(steps);
+  private lastHeartbeat = 0;
+  private idleCloseMs: number;
 
   constructor(private readonly o: CoinbaseSimOptions) {
+    this.idleCloseMs = o.idleCloseMs ?? 60_000;
     for (const inst of o.market.instruments.values()) {
       if (inst.spec.venue !== 'coinbase') continue;
       this.products.set(inst.spec.venueSymbol, { inst, id: inst.spec.venueSymbol, dropNext: false, unknownDelete: false, recent: [] });
@@ -72,30 +73,26 @@ export class CoinbaseSimVenue implements SimVenue {
 
   async start(): Promise<void> {
     await this.fe.listen();
-    this.o.market.on('step', this.onStep);
-    this.timer = setInterval(() => this.housekeeping(), this.o.heartbeatMs ?? 1000);
-    this.timer.unref();
+    this.fe.follow(this.o.market, 'step', (steps: InstrumentStep[]) => this.step(steps));
+    this.fe.every(50, () => this.housekeeping());
   }
 
   async close(): Promise<void> {
-    this.o.market.off('step', this.onStep);
-    if (this.timer) clearInterval(this.timer);
     await this.fe.close();
   }
 
   faults() {
     const pick = (symbol?: string) => [...this.products.values()].filter((p) => !symbol || p.inst.spec.symbol === symbol || p.id === symbol);
     return {
-      disconnectAll: () => this.fe.disconnectAll(),
-      malformedFrame: (stream = 'level2') => this.fe.malformedFrame(stream),
-      truncatedFrame: (stream = 'level2') => this.fe.truncatedFrame(stream),
-      stall: (ms: number) => this.fe.stall(ms),
+      ...this.fe.baseFaults('level2'),
       /** The next l2 update of the product(s) is lost on the wire: its sequence number is consumed. */
       sequenceGap: (symbol?: string) => pick(symbol).forEach((p) => (p.dropNext = true)),
       /** The next heartbeat on every socket skips a sequence number. */
       heartbeatGap: () => (this.heartbeatGap = true),
       /** The next l2 update of the product(s) also deletes an offer level that was never published. */
       unknownLevelDelete: (symbol?: string) => pick(symbol).forEach((p) => (p.unknownDelete = true)),
+      /** Close channels idle for `ms` on sockets without heartbeats (the venue: 60–90 s). */
+      idleCloseAfter: (ms: number) => (this.idleCloseMs = ms),
       /** Streams the venue closed for idleness, per connection. */
       idleClosed: () => [...this.state.values()].map((s) => [...s.closed]),
     };
@@ -172,11 +169,14 @@ export class CoinbaseSimVenue implements SimVenue {
 
   private housekeeping(): void {
     const now = Date.now();
-    const gap = this.heartbeatGap;
-    this.heartbeatGap = false;
+    const beat = now - this.lastHeartbeat >= (this.o.heartbeatMs ?? 1000);
+    if (beat) this.lastHeartbeat = now;
+    const gap = beat && this.heartbeatGap;
+    if (gap) this.heartbeatGap = false;
     for (const c of this.fe.clients) {
       const s = this.st(c);
       if (s.heartbeats) {
+        if (!beat) continue;
         if (gap) s.seq++;
         const t = new Date(now).toISOString().replace('T', ' ').replace('Z', ' +0000 UTC');
         this.send(c, 'heartbeats', [{ current_time: t, heartbeat_counter: ++s.counter }], '', now);
@@ -184,7 +184,7 @@ export class CoinbaseSimVenue implements SimVenue {
       }
       // Without heartbeats, channels with no updates are closed by the venue.
       for (const stream of [...c.streams]) {
-        if (now - (s.lastSent.get(stream) ?? now) >= (this.o.idleCloseMs ?? 60_000)) {
+        if (now - (s.lastSent.get(stream) ?? now) >= this.idleCloseMs) {
           c.streams.delete(stream);
           s.closed.add(stream);
         }
