@@ -5,6 +5,7 @@ import { binance } from './binance.ts';
 import { bybit } from './bybit.ts';
 import { coinbase } from './coinbase.ts';
 import { kraken } from './kraken.ts';
+import { bitmex } from './bitmex.ts';
 import { deribit } from './deribit.ts';
 import { okx } from './okx.ts';
 
@@ -16,6 +17,7 @@ export const VENUES: Partial<Record<VenueId, VenueAdapter>> = {
   coinbase,
   kraken,
   deribit,
+  bitmex,
   okx,
 };
 
