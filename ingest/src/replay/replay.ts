@@ -277,6 +277,9 @@ class Replayer {
   private advanceTicks(ts: number): void {
     for (const st of this.states.values()) {
       if (!st.synthTicks) continue;
+      // A long quiet stretch (or the next recording of a multi-venue import): nothing changes between
+      // records, so the last due tick stands for all of them.
+      if (ts - st.nextTick > 1000 * st.tickMs) st.nextTick += Math.floor((ts - st.nextTick) / st.tickMs) * st.tickMs;
       while (st.nextTick <= ts) {
         this.now = st.nextTick;
         st.session.replayTick();

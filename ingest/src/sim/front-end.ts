@@ -30,6 +30,8 @@ export interface FrontEndHooks {
   accept(path: string, query: URLSearchParams): string[] | null;
   /** A text frame from a client (live SUBSCRIBE etc.); return frames to send back. */
   onClientMessage?(client: SimClient, text: string): string[];
+  /** A client just connected: frames to greet it with (BitMEX welcome). */
+  onConnect?(client: SimClient): string[];
 }
 
 /** Hooks of a WebSocket-only venue: no REST, one socket path, subscriptions by client messages. */
@@ -78,6 +80,7 @@ export class FrontEnd {
         });
         ws.on('close', () => this.clients.delete(client));
         ws.on('error', () => this.clients.delete(client));
+        for (const r of this.hooks.onConnect?.(client) ?? []) ws.send(r);
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));

@@ -1,3 +1,4 @@
+import { onTestFinished } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
 import type { FeedStatus, Level, MarketEvent, Ticker, VenueId } from '@depthwatch/schemas';
 import { startIngest, type IngestStage, type VenueConfig } from '../collector.ts';
@@ -126,6 +127,13 @@ export async function startHarness(
     throw err;
   }
   return { sim, bus, ingest, rec, close };
+}
+
+/** startHarness for one vitest test: closed when the test finishes, whatever its outcome. */
+export async function testHarness(...args: Parameters<typeof startHarness>): Promise<Harness> {
+  const h = await startHarness(...args);
+  onTestFinished(() => h.close());
+  return h;
 }
 
 /**

@@ -12,6 +12,7 @@ import { okxFrontEnd } from './venues/okx.ts';
 import { coinbaseFrontEnd } from './venues/coinbase.ts';
 import { krakenFrontEnd } from './venues/kraken.ts';
 import { deribitFrontEnd } from './venues/deribit.ts';
+import { bitmexFrontEnd } from './venues/bitmex.ts';
 
 export { Market } from './market.ts';
 export type { ScenarioName } from './scenario.ts';
@@ -25,6 +26,7 @@ const FRONT_ENDS: Partial<Record<VenueId, (market: Market, seed: number) => SimV
   coinbase: coinbaseFrontEnd,
   kraken: krakenFrontEnd,
   deribit: deribitFrontEnd,
+  bitmex: bitmexFrontEnd,
 };
 
 /** Start prices per asset so every venue's instrument of one asset sits on one price path. */

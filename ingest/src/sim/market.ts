@@ -8,7 +8,13 @@ import { CALM, CASCADE_SECONDS, cascadeEffect, cascadeStarts, type CascadeEffect
  * book per (venue, symbol) instrument kept in integer ticks and integer lots (exact, so the
  * collector's book can be compared for equality), order flow, trades, liquidations and
  * mark/index/funding/OI. Deterministic for a seed: state depends only on the number of steps.
- * Wall-clock time is used only for message timestamps and the step timer.
+ * Wall-clock time is used only for message timestamps (`now`, replaceable: tests pass a clock that
+ * follows scenario time) and the step timer.
+ *
+ * The book is stationary: levels live on a grid of distance buckets from the touch (one tick wide
+ * at the touch, widening to ~1 % of the 5 % range at the far end); order flow keeps about one
+ * level per bucket (adds into empty buckets, cancels surplus levels, otherwise size changes), so
+ * the 2 % depth fluctuates around `depthScale` × ~$50 M whatever the price does.
  */
 
 export interface InstrumentSpec {
@@ -23,6 +29,27 @@ export interface InstrumentSpec {
   derivative: boolean;
   /** Inverse contracts: `lot` is in quote (USD per contract), so level sizes are set in quote. */
   inverse?: boolean;
+  /** Book size multiplier (1 ≈ $50 M within 2 % per side); default `defaultDepthScale(venue, asset)`. */
+  depthScale?: number;
+}
+
+const ASSET_DEPTH: Record<string, number> = { BTC: 1.6, ETH: 0.8, SOL: 0.25 };
+const VENUE_DEPTH: Partial<Record<VenueId, number>> = {
+  'binance-futures': 1,
+  bybit: 0.7,
+  okx: 0.6,
+  binance: 0.35,
+  coinbase: 0.3,
+  deribit: 0.25,
+  kraken: 0.15,
+};
+
+/**
+ * Relative book size per venue and asset: BTC on Binance USD-M ≈ $80 M within 2 % per side, ETH
+ * half that, SOL a sixth; other venues proportionally thinner.
+ */
+export function defaultDepthScale(venue: VenueId, asset: string): number {
+  return (ASSET_DEPTH[asset] ?? 0.1) * (VENUE_DEPTH[venue] ?? 0.3);
 }
 
 export interface SimTrade {
@@ -75,9 +102,22 @@ export interface MarketOptions {
   tradeRate?: number;
   /** Liquidations per scenario second per derivative instrument in calm conditions. */
   liquidationRate?: number;
-  /** Resting levels per side. */
+  /** Resting levels per side, on average (spread over distance buckets out to 5 %). */
   levelsPerSide?: number;
+  /** Message timestamps (epoch ms); default `Date.now`. Tests pass e.g. `() => T0 + market.time * 1000`. */
   now?: () => number;
+}
+
+/** First index of `a` (ascending) holding a value ≥ x. */
+export function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 const decimals = (x: number) => {
@@ -91,6 +131,9 @@ export class Instrument {
   readonly asset: string;
   readonly bids = new Map<number, number>();
   readonly asks = new Map<number, number>();
+  /** The ticks of `bids` / `asks`, ascending (maintained by the market with the maps; read-only for others). */
+  readonly bidTicks: number[] = [];
+  readonly askTicks: number[] = [];
   readonly priceDecimals: number;
   readonly lotDecimals: number;
   bestBid = 0;
@@ -98,9 +141,12 @@ export class Instrument {
   tradeSeq = 1;
   liqSeq = 1;
   openInterestLots: number;
-  /** Bid-depth multiplier currently applied to resting bids within 2 % (cascade withdrawal). */
+  /** Bid-depth multiplier currently applied to every resting bid (cascade withdrawal). */
   appliedBidMul = 1;
+  /** Lots of a level near the touch (before the distance profile and noise). */
   readonly baseLots: number;
+  /** Expected lots within 2 % of the mid per side in calm conditions (set by the market). */
+  depth2Lots = 0;
 
   constructor(
     readonly spec: InstrumentSpec,
@@ -110,8 +156,9 @@ export class Instrument {
     this.asset = assetOf(spec.symbol);
     this.priceDecimals = decimals(spec.tick);
     this.lotDecimals = decimals(spec.lot);
-    // ~$20k per level near the touch, whatever the price.
-    this.baseLots = Math.max(1, Math.round((spec.inverse ? 20_000 : 20_000 / spec.startMid) / spec.lot));
+    // ~$20k × depthScale per level near the touch, whatever the price.
+    const scale = spec.depthScale ?? defaultDepthScale(spec.venue, this.asset);
+    this.baseLots = Math.max(1, Math.round(((spec.inverse ? 20_000 : 20_000 / spec.startMid) * scale) / spec.lot));
     this.openInterestLots = this.baseLots * 50_000;
   }
 
@@ -123,10 +170,32 @@ export class Instrument {
     return (lots * this.spec.lot).toFixed(this.lotDecimals);
   }
 
+  /** Sets (lots > 0) or removes a level, keeping the sorted tick index; false when nothing changed. */
+  write(side: 'bid' | 'ask', t: number, lots: number): boolean {
+    const book = side === 'bid' ? this.bids : this.asks;
+    const ticks = side === 'bid' ? this.bidTicks : this.askTicks;
+    if (lots <= 0) {
+      if (!book.delete(t)) return false;
+      ticks.splice(lowerBound(ticks, t), 1);
+      return true;
+    }
+    const old = book.get(t);
+    if (old === lots) return false;
+    if (old === undefined) ticks.splice(lowerBound(ticks, t), 0, t);
+    book.set(t, lots);
+    return true;
+  }
+
   levels(side: 'bid' | 'ask', limit = Infinity): Level[] {
     const m = side === 'bid' ? this.bids : this.asks;
-    const keys = [...m.keys()].sort(side === 'bid' ? (a, b) => b - a : (a, b) => a - b).slice(0, limit);
-    return keys.map((t) => [Number(this.price(t)), Number(this.qty(m.get(t)!))]);
+    const asc = side === 'bid' ? this.bidTicks : this.askTicks;
+    const n = Math.min(limit, asc.length);
+    const out: Level[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = side === 'bid' ? asc[asc.length - 1 - i] : asc[i];
+      out[i] = [Number(this.price(t)), Number(this.qty(m.get(t)!))];
+    }
+    return out;
   }
 }
 
@@ -137,6 +206,13 @@ export interface MarketCounters {
   levelChanges: Record<string, number>;
 }
 
+/** Share of distance buckets holding a level in the stationary book. */
+const BUCKET_FILL = 0.9;
+/** Cancel probability of a bucket's single level per order-flow event: fill = 1 / (1 + cancel). */
+const BUCKET_CANCEL = 1 / BUCKET_FILL - 1;
+/** A market order walks at most this many buckets deep; the rest fills at the last level reached. */
+const SWEEP_BUCKETS = 50;
+
 export class Market extends EventEmitter {
   readonly instruments = new Map<string, Instrument>();
   readonly counters: MarketCounters = { steps: 0, trades: {}, liquidations: {}, levelChanges: {} };
@@ -146,6 +222,8 @@ export class Market extends EventEmitter {
   private readonly o: Required<Omit<MarketOptions, 'instruments'>>;
   private timer: NodeJS.Timeout | null = null;
   private _paused = false;
+  /** Distance buckets per side (about BUCKET_FILL of them hold a level). */
+  private readonly buckets: number;
   /** Scenario seconds elapsed. */
   time = 0;
   private nextScheduled: number | null;
@@ -163,6 +241,7 @@ export class Market extends EventEmitter {
       levelsPerSide: opts.levelsPerSide ?? 1200,
       now: opts.now ?? Date.now,
     };
+    this.buckets = Math.round(this.o.levelsPerSide / BUCKET_FILL);
     this.assetRng = Prng.derive(this.o.seed, 'assets');
     const sched = cascadeStarts(this.o.scenario);
     this.nextScheduled = sched ? sched.first : null;
@@ -263,19 +342,31 @@ export class Market extends EventEmitter {
     const mid = inst.spec.startMid / inst.spec.tick;
     inst.bestBid = Math.floor(mid - 0.5);
     inst.bestAsk = inst.bestBid + 1;
-    for (let k = 0; k < this.o.levelsPerSide; k++) {
+    // The stationary state: about one level per distance bucket (see `flow`).
+    const ticks2 = (0.02 * inst.spec.startMid) / inst.spec.tick;
+    for (let k = 0; k < this.buckets; k++) {
       const d = this.offset(inst, k);
-      inst.bids.set(inst.bestBid - d, this.size(inst, k, 1));
-      inst.asks.set(inst.bestAsk + d, this.size(inst, k, 1));
+      const gap = this.offset(inst, k + 1) - d;
+      if (d <= ticks2) inst.depth2Lots += BUCKET_FILL * this.meanSize(inst, k);
+      if (inst.rng.next() >= BUCKET_FILL) continue;
+      const j = d + inst.rng.int(gap);
+      inst.write('bid', inst.bestBid - j, this.size(inst, k, 1));
+      inst.write('ask', inst.bestAsk + j, this.size(inst, k, 1));
     }
+    inst.write('bid', inst.bestBid, this.size(inst, 0, 1));
+    inst.write('ask', inst.bestAsk, this.size(inst, 0, 1));
   }
 
-  /** Distance in ticks of the k-th level from the touch: dense near the touch, sparse far out (to ~5 %). */
+  /** Distance in ticks of the k-th bucket from the touch: one tick wide at the touch, wider far out (to ~5 %). */
   private offset(inst: Instrument, k: number): number {
     const ticksAt5pct = (0.05 * inst.spec.startMid) / inst.spec.tick;
-    const n = this.o.levelsPerSide;
+    const n = this.buckets;
     const c = Math.max(0, (ticksAt5pct - n) / (n * n));
     return Math.round(k + c * k * k);
+  }
+
+  private meanSize(inst: Instrument, k: number): number {
+    return inst.baseLots * (0.3 + k / 150) * Math.exp(0.18); // E[exp(0.6 g)] = exp(0.18)
   }
 
   /** Sizes grow away from the touch; lognormal noise. */
@@ -283,8 +374,62 @@ export class Market extends EventEmitter {
     return Math.max(1, Math.round(inst.baseLots * (0.3 + k / 150) * Math.exp(0.6 * inst.rng.gauss()) * mul));
   }
 
-  private within2pct(inst: Instrument, ticks: number): boolean {
-    return ticks >= inst.bestBid * 0.98;
+  /**
+   * One order-flow event on a random distance bucket (biased to the touch): an empty bucket gets a
+   * level at a random tick in it; a single level is cancelled with probability BUCKET_CANCEL (so
+   * about BUCKET_FILL of the buckets hold a level), otherwise it changes size; a bucket holding
+   * several levels (a price move shifted them into it) keeps one with a new size. Whatever the
+   * book looked like, it relaxes to the same distribution: no drift.
+   */
+  private flow(inst: Instrument, set: (side: 'bid' | 'ask', t: number, lots: number) => void): void {
+    const rng = inst.rng;
+    const n = this.buckets;
+    const side = rng.next() < 0.5 ? 'bid' : 'ask';
+    const u = rng.next();
+    const k = Math.min(n - 1, Math.floor(rng.next() < 0.7 ? n * u * u : n * u));
+    const d0 = this.offset(inst, k);
+    const gap = Math.max(1, this.offset(inst, k + 1) - d0);
+    // The bucket's ticks [lo, lo + gap): bids below the best bid, asks above the best ask.
+    const lo = side === 'bid' ? inst.bestBid - d0 - gap + 1 : inst.bestAsk + d0;
+    const ticks = side === 'bid' ? inst.bidTicks : inst.askTicks;
+    const i0 = lowerBound(ticks, lo);
+    const count = lowerBound(ticks, lo + gap) - i0;
+    const mul = side === 'bid' ? inst.appliedBidMul : 1;
+    if (count === 0) {
+      set(side, lo + rng.int(gap), this.size(inst, k, mul));
+      return;
+    }
+    if (count === 1 && rng.next() < BUCKET_CANCEL) {
+      set(side, ticks[i0], 0);
+      return;
+    }
+    // One level stays with a new size; surplus levels (a price move shifted them here) are cancelled.
+    const keep = ticks[i0 + rng.int(count)];
+    for (let j = count - 1; j >= 0; j--) if (ticks[i0 + j] !== keep) set(side, ticks[i0 + j], 0);
+    set(side, keep, this.size(inst, k, mul));
+  }
+
+  /** A market order of `lots` walking the book from the touch; what the book cannot show fills at the last level reached. */
+  private sweep(inst: Instrument, side: 'buy' | 'sell', lots: number, set: (side: 'bid' | 'ask', t: number, lots: number) => void): { priceTicks: number; lots: number } {
+    const buy = side === 'buy';
+    const book = buy ? inst.asks : inst.bids;
+    const ticks = buy ? inst.askTicks : inst.bidTicks;
+    const reach = this.offset(inst, SWEEP_BUCKETS);
+    let left = lots;
+    let last = buy ? inst.bestAsk : inst.bestBid;
+    // Best level first: the front of the asks, the back of the bids (levels taken in full leave the index).
+    for (let i = buy ? 0 : ticks.length - 1; left > 0 && i >= 0 && i < ticks.length; ) {
+      const t = ticks[i];
+      if ((buy ? t - inst.bestAsk : inst.bestBid - t) > reach) break;
+      const rest = book.get(t)!;
+      const q = Math.min(rest, left);
+      left -= q;
+      last = t;
+      set(buy ? 'ask' : 'bid', t, rest - q);
+      if (q < rest) break;
+      if (!buy) i--; // bids: the taken level was the last element; asks: the next one moved to index i
+    }
+    return { priceTicks: last, lots };
   }
 
   private stepInstrument(inst: Instrument, dt: number, ts: number): InstrumentStep {
@@ -295,62 +440,35 @@ export class Market extends EventEmitter {
     const bids = new Map<number, number>();
     const asks = new Map<number, number>();
     const set = (side: 'bid' | 'ask', t: number, lots: number) => {
-      const book = side === 'bid' ? inst.bids : inst.asks;
-      const ch = side === 'bid' ? bids : asks;
-      if (lots <= 0) {
-        if (!book.has(t)) return;
-        book.delete(t);
-        ch.set(t, 0);
-      } else {
-        if (book.get(t) === lots) return;
-        book.set(t, lots);
-        ch.set(t, lots);
-      }
+      if (inst.write(side, t, lots)) (side === 'bid' ? bids : asks).set(t, Math.max(0, lots));
     };
 
-    // Touch follows the mid with the scenario's spread; crossed levels are pulled.
+    // Touch follows the mid with the scenario's spread; crossed levels are pulled, and so are
+    // levels that drifted well beyond the 5 % range.
     const half = 0.5 * eff.spread;
     inst.bestBid = Math.floor(midTicks - half);
     inst.bestAsk = inst.bestBid + Math.max(1, Math.round(2 * half));
-    for (const t of [...inst.bids.keys()]) if (t > inst.bestBid) set('bid', t, 0);
-    for (const t of [...inst.asks.keys()]) if (t < inst.bestAsk) set('ask', t, 0);
-    const bidMul = eff.bidDepth;
-    if (!inst.bids.has(inst.bestBid)) set('bid', inst.bestBid, this.size(inst, 0, bidMul));
-    if (!inst.asks.has(inst.bestAsk)) set('ask', inst.bestAsk, this.size(inst, 0, 1));
+    const far = Math.round(1.1 * this.offset(inst, this.buckets));
+    const bt = inst.bidTicks;
+    const at = inst.askTicks;
+    while (bt.length > 0 && bt[bt.length - 1] > inst.bestBid) set('bid', bt[bt.length - 1], 0);
+    while (bt.length > 0 && bt[0] < inst.bestBid - far) set('bid', bt[0], 0);
+    while (at.length > 0 && at[0] < inst.bestAsk) set('ask', at[0], 0);
+    while (at.length > 0 && at[at.length - 1] > inst.bestAsk + far) set('ask', at[at.length - 1], 0);
 
-    // Depth withdrawal / return: rescale resting bids within 2 % when the target moved > 10 %.
-    if (Math.abs(bidMul - inst.appliedBidMul) / inst.appliedBidMul > 0.1) {
+    // Liquidity withdrawal / return: rescale every resting bid when the target moved > 20 %.
+    const bidMul = eff.bidDepth;
+    if (Math.abs(bidMul - inst.appliedBidMul) / inst.appliedBidMul > 0.2 || (bidMul === 1 && inst.appliedBidMul !== 1)) {
       const r = bidMul / inst.appliedBidMul;
-      for (const [t, lots] of inst.bids) if (this.within2pct(inst, t)) set('bid', t, Math.max(1, Math.round(lots * r)));
+      for (const [t, lots] of inst.bids) set('bid', t, Math.max(1, Math.round(lots * r)));
       inst.appliedBidMul = bidMul;
     }
 
-    // Order flow: adds, size changes and cancels, biased to the touch; population held near target.
-    const n = rng.poisson(this.o.levelChangeRate * dt);
-    const target = this.o.levelsPerSide;
-    for (let i = 0; i < n; i++) {
-      const side = rng.next() < 0.5 ? 'bid' : 'ask';
-      const book = side === 'bid' ? inst.bids : inst.asks;
-      const k = Math.floor(target * rng.next() ** 2);
-      const t = side === 'bid' ? inst.bestBid - this.offset(inst, k) : inst.bestAsk + this.offset(inst, k);
-      const mul = side === 'bid' && this.within2pct(inst, t) ? inst.appliedBidMul : 1;
-      const cancelBias = book.size > target ? 0.45 : 0.25;
-      if (book.has(t) && t !== (side === 'bid' ? inst.bestBid : inst.bestAsk) && rng.next() < cancelBias) set(side, t, 0);
-      else set(side, t, this.size(inst, k, mul));
-    }
-    // Far levels drift out of the 6 % window as price moves: drop them so the book stays bounded.
-    if (inst.bids.size > target * 1.3) for (const t of [...inst.bids.keys()]) if (t < inst.bestBid * 0.94) set('bid', t, 0);
-    if (inst.asks.size > target * 1.3) for (const t of [...inst.asks.keys()]) if (t > inst.bestAsk * 1.06) set('ask', t, 0);
-
-    // Trades hit the touch and consume it.
+    // Trades, and liquidations (market orders of the liquidated positions) walk the book.
     const trades: SimTrade[] = [];
     const hit = (side: 'buy' | 'sell', lots: number): SimTrade => {
-      const book = side === 'buy' ? inst.asks : inst.bids;
-      const t = side === 'buy' ? inst.bestAsk : inst.bestBid;
-      const rest = book.get(t) ?? 0;
-      const take = Math.max(1, Math.min(lots, rest || lots));
-      if (rest > 0) set(side === 'buy' ? 'ask' : 'bid', t, rest - take > 0 ? rest - take : 0);
-      const tr = { id: inst.tradeSeq++, priceTicks: t, lots: take, side };
+      const f = this.sweep(inst, side, lots, set);
+      const tr = { id: inst.tradeSeq++, priceTicks: f.priceTicks, lots: f.lots, side };
       trades.push(tr);
       return tr;
     };
@@ -359,19 +477,31 @@ export class Market extends EventEmitter {
       const side = rng.next() < eff.sellShare ? 'sell' : 'buy';
       hit(side, Math.max(1, Math.round(inst.baseLots * 0.05 * Math.exp(rng.gauss()))));
     }
-
     const liquidations: SimLiquidation[] = [];
-    let ticker: SimTicker | null = null;
     if (inst.spec.derivative) {
       const nl = rng.poisson(this.o.liquidationRate * eff.liquidationRate * dt);
       for (let i = 0; i < nl; i++) {
         const position = rng.next() < eff.longShare ? 'long' : 'short';
-        const lots = Math.max(1, Math.round(inst.baseLots * 0.2 * Math.exp(rng.gauss())));
+        // Calm: small positions; liquidated longs in a surge: a mean of `liquidationSize` × the calm 2 % depth each (lognormal, σ 0.5).
+        const calm = inst.baseLots * 0.2 * Math.exp(0.5);
+        const mean = position === 'long' ? Math.max(calm, eff.liquidationSize * inst.depth2Lots) : calm;
+        const lots = Math.max(1, Math.round(mean * Math.exp(0.5 * rng.gauss() - 0.125)));
         // A liquidated long is a market sell into the bids (and shows up as a trade too).
         const tr = hit(position === 'long' ? 'sell' : 'buy', lots);
         liquidations.push({ id: inst.liqSeq++, position, priceTicks: tr.priceTicks, lots: tr.lots, tradeId: tr.id });
         inst.openInterestLots = Math.max(inst.baseLots, inst.openInterestLots - tr.lots);
       }
+    }
+
+    // Order flow: adds, size changes and cancels, biased to the touch, around a stationary book.
+    const n = rng.poisson(this.o.levelChangeRate * dt);
+    for (let i = 0; i < n; i++) this.flow(inst, set);
+    // The touch is always quoted (a sweep may have taken it).
+    if (!inst.bids.has(inst.bestBid)) set('bid', inst.bestBid, this.size(inst, 0, inst.appliedBidMul));
+    if (!inst.asks.has(inst.bestAsk)) set('ask', inst.bestAsk, this.size(inst, 0, 1));
+
+    let ticker: SimTicker | null = null;
+    if (inst.spec.derivative) {
       inst.openInterestLots += Math.round(inst.baseLots * 0.5 * rng.gauss());
       inst.openInterestLots = Math.max(inst.baseLots, inst.openInterestLots);
       const mid = ((inst.bestBid + inst.bestAsk) / 2) * inst.spec.tick;

@@ -7,9 +7,31 @@ export function rfc3339Micros(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '000Z');
 }
 
-/** Price ticks of one side of an instrument's book, best first, at most `limit`. */
+/** Price ticks of one side of an instrument's book, best first, at most `limit` (from the market's sorted index, no sort). */
 export function sortedTicks(inst: Instrument, side: 'bid' | 'ask', limit = Infinity): number[] {
-  const m = side === 'bid' ? inst.bids : inst.asks;
-  const keys = [...m.keys()].sort(side === 'bid' ? (a, b) => b - a : (a, b) => a - b);
-  return limit < keys.length ? keys.slice(0, limit) : keys;
+  const ticks = side === 'bid' ? inst.bidTicks : inst.askTicks; // ascending
+  const n = Math.min(limit, ticks.length);
+  if (side === 'ask') return ticks.slice(0, n);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = ticks[ticks.length - 1 - i];
+  return out;
+}
+
+/**
+ * One side's level changes of a market step, classified against the ticks a subscriber already
+ * holds (`held` is updated): `new` for a level it does not hold, `change` for one it does, `delete`
+ * for a removed one it holds. Venues that name the action per level (Deribit, BitMEX) render from this.
+ */
+export function classifyLevels(held: Set<number>, changes: Map<number, number>): { tick: number; lots: number; action: 'new' | 'change' | 'delete' }[] {
+  const out: { tick: number; lots: number; action: 'new' | 'change' | 'delete' }[] = [];
+  for (const [tick, lots] of changes) {
+    if (lots === 0) {
+      // Added and removed within one step: never published, so nothing to delete.
+      if (held.delete(tick)) out.push({ tick, lots, action: 'delete' });
+    } else {
+      out.push({ tick, lots, action: held.has(tick) ? 'change' : 'new' });
+      held.add(tick);
+    }
+  }
+  return out;
 }

@@ -33,8 +33,8 @@ const TABLE_RE = /"table":"(orderBookL2|trade|liquidation|instrument)"/;
 const SYMBOL_RE = /"symbol":"([A-Za-z0-9_.]+)"/;
 
 interface SymbolState {
-  /** orderBookL2 id → price; null until the book partial arrived (rows are dropped). */
-  ids: Map<number, number> | null;
+  /** orderBookL2 (side, id) → price (the table's keys are symbol, id, side); null until the book partial arrived (rows are dropped). */
+  ids: Map<string, number> | null;
   seen: Set<string>;
   orders: Map<string, { leavesQty: number; price: number; side: string }>;
   mark: number | null;
@@ -84,6 +84,11 @@ function latest(rows: Record<string, unknown>[], fallback: number, symbol: strin
   return ts || fallback;
 }
 
+/** orderBookL2 row key: side and id. */
+function key(row: Record<string, unknown>, symbol: string): string {
+  return `${str(row.side, 'side', symbol, 'book')} ${num(row.id, 'id', symbol, 'book')}`;
+}
+
 function parseBook(action: string, symbol: string, rows: Record<string, unknown>[], ctx: ParseContext): VenueMessage[] {
   const st = stateOf(ctx, symbol);
   const m = ctx.market(symbol);
@@ -93,10 +98,10 @@ function parseBook(action: string, symbol: string, rows: Record<string, unknown>
   const asks: Level[] = [];
   const add = (row: Record<string, unknown>, price: number, size: number) => (row.side === 'Buy' ? bids : asks).push([price, size === 0 ? 0 : base(m, size, price)]);
   if (action === 'partial') {
-    const ids = new Map<number, number>();
+    const ids = new Map<string, number>();
     for (const row of rows) {
       const price = num(row.price, 'price', symbol, 'book');
-      ids.set(num(row.id, 'id', symbol, 'book'), price);
+      ids.set(key(row, symbol), price);
       add(row, price, num(row.size, 'size', symbol, 'book'));
     }
     st.ids = ids;
@@ -105,7 +110,7 @@ function parseBook(action: string, symbol: string, rows: Record<string, unknown>
   const ids = st.ids;
   if (ids === null) return []; // before the partial: meaningless
   for (const row of rows) {
-    const id = num(row.id, 'id', symbol, 'book');
+    const id = key(row, symbol);
     if (action === 'insert') {
       const price = num(row.price, 'price', symbol, 'book');
       ids.set(id, price);

@@ -1,6 +1,6 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Liquidation, Trade } from '@depthwatch/schemas';
-import { checkpoint, sleep, startHarness, waitFor, type Harness } from '../sim/harness.ts';
+import { checkpoint, sleep, testHarness, waitFor } from '../sim/harness.ts';
 
 /**
  * The real collector against the simulated Deribit venue over real sockets: a time-compressed
@@ -12,16 +12,9 @@ const V = 'deribit';
 const SYMS = ['BTC/USD:BTC', 'ETH/USD:ETH'];
 const FULL = 100_000;
 
-/** A harness closed when the test ends, whatever its outcome. */
-async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
-  const h = await startHarness(...args);
-  onTestFinished(() => h.close());
-  return h;
-}
-
 describe('collector against the simulated Deribit venue', () => {
   it('stays exactly in sync through a cascade; trades and liquidations (T and MT) reconcile exactly', async () => {
-    const h = await harness([V], {}, { sim: { market: { levelsPerSide: 300 } } });
+    const h = await testHarness([V], {}, { sim: { market: { levelsPerSide: 300 } } });
     const { sim, ingest, rec } = h;
     const modelTrades = (sym: string) => sim.market.counters.trades[`${V}:${sym}`];
     const modelLiqs = () => SYMS.reduce((n, sym) => n + sim.market.counters.liquidations[`${V}:${sym}`], 0);
@@ -65,7 +58,7 @@ describe('collector against the simulated Deribit venue', () => {
   }, 20_000);
 
   it('recovers from every injected fault, per symbol where the fault is per symbol, and answers test_request', async () => {
-    const h = await harness([V], { staleAfterMs: { book: 400 } }, { sim: { market: { levelsPerSide: 200 } } });
+    const h = await testHarness([V], { staleAfterMs: { book: 400 } }, { sim: { market: { levelsPerSide: 200 } } });
     const { sim, ingest, rec } = h;
     const f = sim.faults(V);
     const session = ingest.sessions.get(V)!;

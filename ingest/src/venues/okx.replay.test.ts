@@ -54,7 +54,7 @@ describe('replay of recorded OKX traffic', () => {
       const snap = JSON.parse(recv.find((r) => r.text.includes(`"instId":"${vs}"},"action":"snapshot"`))!.text).data[0];
       const [px, sz] = snap.bids[0];
       const first = events.find((e) => e.event.symbol === symbol && e.event.type === 'book_snapshot')!.event as BookSnapshot;
-      expect(first.bids.find(([p]) => p === Number(px))![1], symbol).toBe(vs === 'BTC-USDT' ? Number(sz) : Number(((Number(sz) * CT_VAL[vs]) / Number(px)).toPrecision(15)));
+      expect(first.bids.find(([p]) => p === Number(px))![1], symbol).toBe(vs === 'BTC-USDT' ? Number(sz) : Number(((Number(sz) * CT_VAL[vs]) / Number(px)).toPrecision(12)));
     }
   });
 
@@ -67,7 +67,7 @@ describe('replay of recorded OKX traffic', () => {
           symbol: SYMBOLS[t.instId],
           id: t.tradeId,
           price: Number(t.px),
-          amount: t.instId === 'BTC-USDT' ? Number(t.sz) : Number(((Number(t.sz) * CT_VAL[t.instId]) / Number(t.px)).toPrecision(15)),
+          amount: t.instId === 'BTC-USDT' ? Number(t.sz) : Number(((Number(t.sz) * CT_VAL[t.instId]) / Number(t.px)).toPrecision(12)),
           side: t.side,
           ts: Number(t.ts),
         })),

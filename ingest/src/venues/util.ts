@@ -53,20 +53,20 @@ export function str(value: unknown, what: string, symbol: string | null = null, 
 
 /**
  * Venue quantity → base units. Linear: contracts × contractSize; inverse (contractSize in quote):
- * contracts × contractSize / price. Rounded to 15 significant digits so 57 × 0.01 is 0.57, not
+ * contracts × contractSize / price. Rounded to 12 significant digits so 57 × 0.01 is 0.57, not
  * 0.5700000000000001 (books are compared and keyed by exact numbers).
  */
 export function toBase(qty: number, contractSize: number, inverse = false, price = 1): number {
   if (contractSize === 1 && !inverse) return qty;
   const base = inverse ? (qty * contractSize) / price : qty * contractSize;
-  return Number(base.toPrecision(15));
+  return Number(base.toPrecision(12));
 }
 
-/** Base units → venue quantity (the inverse of toBase), rounded to 15 significant digits. */
+/** Base units → venue quantity (the inverse of toBase), rounded to 12 significant digits. */
 export function fromBase(base: number, contractSize: number, inverse = false, price = 1): number {
   if (contractSize === 1 && !inverse) return base;
   const qty = inverse ? (base * price) / contractSize : base / contractSize;
-  return Number(qty.toPrecision(15));
+  return Number(qty.toPrecision(12));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { FrontEnd, pickSymbols, wsOnlyHooks, type SimClient, type SimVenue } from '../front-end.ts';
 import type { Instrument, InstrumentStep, Market } from '../market.ts';
 import { Prng } from '../prng.ts';
+import { classifyLevels } from '../wire.ts';
 
 /**
  * Deribit v2 front end on `/ws/api/v2` (JSON-RPC 2.0): `public/subscribe` / `public/unsubscribe`
@@ -181,18 +182,7 @@ export class DeribitSimVenue implements SimVenue {
   }
 
   private changes(s: SymState, ch: Map<number, number>, held: Set<number>): [string, number, number][] {
-    const out: [string, number, number][] = [];
-    for (const [t, lots] of ch) {
-      const price = Number(s.inst.price(t));
-      if (lots === 0) {
-        held.delete(t);
-        out.push(['delete', price, 0]);
-      } else {
-        out.push([held.has(t) ? 'change' : 'new', price, this.usd(s, lots)]);
-        held.add(t);
-      }
-    }
-    return out;
+    return classifyLevels(held, ch).map((c) => [c.action, Number(s.inst.price(c.tick)), this.usd(s, c.lots)]);
   }
 
   private step(steps: InstrumentStep[]): void {
