@@ -89,10 +89,11 @@ describe('cryptofeed recordings through ingest → engine', () => {
 
   // Adapters being written alongside: these run once venues/<venue>.ts is registered.
   const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-  const extra: { exchange: string; venue: VenueId; setup: () => Promise<string[]> }[] = [
+  const extra: { exchange: string; venue: VenueId; minDeltas: number; setup: () => Promise<string[]> }[] = [
     {
       exchange: 'OKX',
       venue: 'okx',
+      minDeltas: 250,
       setup: async () => {
         const symbols = ['BTC/USD:BTC-220527', 'UNI/USD:UNI', 'BTC/USDT'];
         // ctVal and precision from the recording's own instrument lists, through ccxt (as the OKX adapter's tests do).
@@ -104,6 +105,7 @@ describe('cryptofeed recordings through ingest → engine', () => {
     {
       exchange: 'DERIBIT',
       venue: 'deribit',
+      minDeltas: 30,
       setup: async () => {
         // 2021 option instruments from the recorded instrument list (ccxt cannot name them).
         const rows = readRestResponses(join(FIXTURES_DIR, 'DERIBIT.0')).flatMap((r) => JSON.parse(r.body).result as Record<string, unknown>[]);
@@ -124,6 +126,7 @@ describe('cryptofeed recordings through ingest → engine', () => {
     {
       exchange: 'BITMEX',
       venue: 'bitmex',
+      minDeltas: 50,
       setup: async () => {
         const ws = readWsFrames(join(FIXTURES_DIR, 'BITMEX.ws.1.0'));
         const books = ws.flatMap((r) => (r.kind === 'sent' && r.text.includes('orderBookL2') ? (JSON.parse(r.text).args as string[]) : [])).map((a) => a.split(':')[1]);
@@ -142,7 +145,7 @@ describe('cryptofeed recordings through ingest → engine', () => {
       const symbols = await x.setup();
       const imported = importCryptofeed(FIXTURES_DIR, x.exchange, { symbols });
       const r = await pipeline((bus) => replayRecords(imported.records, { bus }));
-      expectInSync(r, x.venue, symbols, 50);
+      expectInSync(r, x.venue, symbols, x.minDeltas);
     }, 20_000);
   }
 });

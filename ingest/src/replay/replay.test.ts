@@ -64,7 +64,7 @@ const VENUES: VenueId[] = ['binance-futures', 'binance'];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dw-replay-'));
-  const sim = await startSimulatedVenues({ venues: VENUES, scenario: 'calm', timeScale: 20, paused: true, seed: 11 });
+  const sim = await startSimulatedVenues({ venues: VENUES, scenario: 'calm', timeScale: 10, paused: true, seed: 11 });
   const recorder = new RawRecorder({ dir, maxFileBytes: 150_000, fsyncIntervalMs: 200 });
   await recorder.start();
   const bus = new MemoryBus();

@@ -13,6 +13,7 @@ import { coinbaseFrontEnd } from './venues/coinbase.ts';
 import { krakenFrontEnd } from './venues/kraken.ts';
 import { deribitFrontEnd } from './venues/deribit.ts';
 import { bitmexFrontEnd } from './venues/bitmex.ts';
+import { hyperliquidFrontEnd } from './venues/hyperliquid.ts';
 
 export { Market } from './market.ts';
 export type { ScenarioName } from './scenario.ts';
@@ -27,6 +28,7 @@ const FRONT_ENDS: Partial<Record<VenueId, (market: Market, seed: number) => SimV
   kraken: krakenFrontEnd,
   deribit: deribitFrontEnd,
   bitmex: bitmexFrontEnd,
+  hyperliquid: hyperliquidFrontEnd,
 };
 
 /** Start prices per asset so every venue's instrument of one asset sits on one price path. */

@@ -131,9 +131,12 @@ export class Instrument {
   readonly asset: string;
   readonly bids = new Map<number, number>();
   readonly asks = new Map<number, number>();
-  /** The ticks of `bids` / `asks`, ascending (maintained by the market with the maps; read-only for others). */
-  readonly bidTicks: number[] = [];
-  readonly askTicks: number[] = [];
+  /**
+   * Sorted index of the levels (maintained by `write`; read-only for others): per side, ascending
+   * keys with the best level at the end — key = tick for bids, −tick for asks — so order flow
+   * near the touch shifts only the few elements above it.
+   */
+  readonly keys: Record<'bid' | 'ask', number[]> = { bid: [], ask: [] };
   readonly priceDecimals: number;
   readonly lotDecimals: number;
   bestBid = 0;
@@ -147,6 +150,8 @@ export class Instrument {
   readonly baseLots: number;
   /** Expected lots within 2 % of the mid per side in calm conditions (set by the market). */
   depth2Lots = 0;
+  /** Distance (ticks from the touch) where each order-flow bucket begins, plus the end (set by the market). */
+  bucketEdges = new Int32Array(0);
 
   constructor(
     readonly spec: InstrumentSpec,
@@ -173,29 +178,36 @@ export class Instrument {
   /** Sets (lots > 0) or removes a level, keeping the sorted tick index; false when nothing changed. */
   write(side: 'bid' | 'ask', t: number, lots: number): boolean {
     const book = side === 'bid' ? this.bids : this.asks;
-    const ticks = side === 'bid' ? this.bidTicks : this.askTicks;
+    const keys = this.keys[side];
+    const key = side === 'bid' ? t : -t;
     if (lots <= 0) {
       if (!book.delete(t)) return false;
-      ticks.splice(lowerBound(ticks, t), 1);
+      if (keys[keys.length - 1] === key) keys.pop();
+      else keys.splice(lowerBound(keys, key), 1);
       return true;
     }
     const old = book.get(t);
     if (old === lots) return false;
-    if (old === undefined) ticks.splice(lowerBound(ticks, t), 0, t);
+    if (old === undefined) {
+      if (keys.length === 0 || key > keys[keys.length - 1]) keys.push(key);
+      else keys.splice(lowerBound(keys, key), 0, key);
+    }
     book.set(t, lots);
     return true;
   }
 
+  /** Price ticks of one side, best first, at most `limit`. */
+  ticks(side: 'bid' | 'ask', limit = Infinity): number[] {
+    const keys = this.keys[side];
+    const n = Math.min(limit, keys.length);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = side === 'bid' ? keys[keys.length - 1 - i] : -keys[keys.length - 1 - i];
+    return out;
+  }
+
   levels(side: 'bid' | 'ask', limit = Infinity): Level[] {
     const m = side === 'bid' ? this.bids : this.asks;
-    const asc = side === 'bid' ? this.bidTicks : this.askTicks;
-    const n = Math.min(limit, asc.length);
-    const out: Level[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = side === 'bid' ? asc[asc.length - 1 - i] : asc[i];
-      out[i] = [Number(this.price(t)), Number(this.qty(m.get(t)!))];
-    }
-    return out;
+    return this.ticks(side, limit).map((t) => [Number(this.price(t)), Number(this.qty(m.get(t)!))]);
   }
 }
 
@@ -339,6 +351,11 @@ export class Market extends EventEmitter {
   // ---- model
 
   private seedBook(inst: Instrument): void {
+    const ticksAt5pct = (0.05 * inst.spec.startMid) / inst.spec.tick;
+    const n = this.buckets;
+    const c = Math.max(0, (ticksAt5pct - n) / (n * n));
+    inst.bucketEdges = new Int32Array(n + 2);
+    for (let k = 0; k <= n + 1; k++) inst.bucketEdges[k] = Math.round(k + c * k * k);
     const mid = inst.spec.startMid / inst.spec.tick;
     inst.bestBid = Math.floor(mid - 0.5);
     inst.bestAsk = inst.bestBid + 1;
@@ -359,10 +376,7 @@ export class Market extends EventEmitter {
 
   /** Distance in ticks of the k-th bucket from the touch: one tick wide at the touch, wider far out (to ~5 %). */
   private offset(inst: Instrument, k: number): number {
-    const ticksAt5pct = (0.05 * inst.spec.startMid) / inst.spec.tick;
-    const n = this.buckets;
-    const c = Math.max(0, (ticksAt5pct - n) / (n * n));
-    return Math.round(k + c * k * k);
+    return inst.bucketEdges[k];
   }
 
   private meanSize(inst: Instrument, k: number): number {
@@ -389,45 +403,45 @@ export class Market extends EventEmitter {
     const k = Math.min(n - 1, Math.floor(rng.next() < 0.7 ? n * u * u : n * u));
     const d0 = this.offset(inst, k);
     const gap = Math.max(1, this.offset(inst, k + 1) - d0);
-    // The bucket's ticks [lo, lo + gap): bids below the best bid, asks above the best ask.
-    const lo = side === 'bid' ? inst.bestBid - d0 - gap + 1 : inst.bestAsk + d0;
-    const ticks = side === 'bid' ? inst.bidTicks : inst.askTicks;
-    const i0 = lowerBound(ticks, lo);
-    const count = lowerBound(ticks, lo + gap) - i0;
+    // The bucket's keys [lo, lo + gap) (key = tick for bids, −tick for asks; the best key is the largest).
+    const sign = side === 'bid' ? 1 : -1;
+    const lo = sign * (side === 'bid' ? inst.bestBid : inst.bestAsk) - d0 - gap + 1;
+    const keys = inst.keys[side];
+    const i0 = lowerBound(keys, lo);
+    const count = lowerBound(keys, lo + gap) - i0;
     const mul = side === 'bid' ? inst.appliedBidMul : 1;
     if (count === 0) {
-      set(side, lo + rng.int(gap), this.size(inst, k, mul));
+      set(side, sign * (lo + rng.int(gap)), this.size(inst, k, mul));
       return;
     }
     if (count === 1 && rng.next() < BUCKET_CANCEL) {
-      set(side, ticks[i0], 0);
+      set(side, sign * keys[i0], 0);
       return;
     }
     // One level stays with a new size; surplus levels (a price move shifted them here) are cancelled.
-    const keep = ticks[i0 + rng.int(count)];
-    for (let j = count - 1; j >= 0; j--) if (ticks[i0 + j] !== keep) set(side, ticks[i0 + j], 0);
-    set(side, keep, this.size(inst, k, mul));
+    const keep = keys[i0 + rng.int(count)];
+    for (let j = count - 1; j >= 0; j--) if (keys[i0 + j] !== keep) set(side, sign * keys[i0 + j], 0);
+    set(side, sign * keep, this.size(inst, k, mul));
   }
 
   /** A market order of `lots` walking the book from the touch; what the book cannot show fills at the last level reached. */
   private sweep(inst: Instrument, side: 'buy' | 'sell', lots: number, set: (side: 'bid' | 'ask', t: number, lots: number) => void): { priceTicks: number; lots: number } {
-    const buy = side === 'buy';
-    const book = buy ? inst.asks : inst.bids;
-    const ticks = buy ? inst.askTicks : inst.bidTicks;
+    const bookSide = side === 'buy' ? 'ask' : 'bid';
+    const sign = side === 'buy' ? -1 : 1;
+    const book = side === 'buy' ? inst.asks : inst.bids;
+    const keys = inst.keys[bookSide];
+    const bestKey = sign * (side === 'buy' ? inst.bestAsk : inst.bestBid);
     const reach = this.offset(inst, SWEEP_BUCKETS);
     let left = lots;
-    let last = buy ? inst.bestAsk : inst.bestBid;
-    // Best level first: the front of the asks, the back of the bids (levels taken in full leave the index).
-    for (let i = buy ? 0 : ticks.length - 1; left > 0 && i >= 0 && i < ticks.length; ) {
-      const t = ticks[i];
-      if ((buy ? t - inst.bestAsk : inst.bestBid - t) > reach) break;
+    let last = sign * bestKey;
+    // Best level first (the end of the index); a level taken in full leaves it.
+    while (left > 0 && keys.length > 0 && bestKey - keys[keys.length - 1] <= reach) {
+      const t = sign * keys[keys.length - 1];
       const rest = book.get(t)!;
       const q = Math.min(rest, left);
       left -= q;
       last = t;
-      set(buy ? 'ask' : 'bid', t, rest - q);
-      if (q < rest) break;
-      if (!buy) i--; // bids: the taken level was the last element; asks: the next one moved to index i
+      set(bookSide, t, rest - q);
     }
     return { priceTicks: last, lots };
   }
@@ -449,12 +463,13 @@ export class Market extends EventEmitter {
     inst.bestBid = Math.floor(midTicks - half);
     inst.bestAsk = inst.bestBid + Math.max(1, Math.round(2 * half));
     const far = Math.round(1.1 * this.offset(inst, this.buckets));
-    const bt = inst.bidTicks;
-    const at = inst.askTicks;
-    while (bt.length > 0 && bt[bt.length - 1] > inst.bestBid) set('bid', bt[bt.length - 1], 0);
-    while (bt.length > 0 && bt[0] < inst.bestBid - far) set('bid', bt[0], 0);
-    while (at.length > 0 && at[0] < inst.bestAsk) set('ask', at[0], 0);
-    while (at.length > 0 && at[at.length - 1] > inst.bestAsk + far) set('ask', at[at.length - 1], 0);
+    for (const side of ['bid', 'ask'] as const) {
+      const keys = inst.keys[side];
+      const sign = side === 'bid' ? 1 : -1;
+      const bestKey = sign * (side === 'bid' ? inst.bestBid : inst.bestAsk);
+      while (keys.length > 0 && keys[keys.length - 1] > bestKey) set(side, sign * keys[keys.length - 1], 0);
+      while (keys.length > 0 && keys[0] < bestKey - far) set(side, sign * keys[0], 0);
+    }
 
     // Liquidity withdrawal / return: rescale every resting bid when the target moved > 20 %.
     const bidMul = eff.bidDepth;

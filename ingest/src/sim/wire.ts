@@ -7,14 +7,9 @@ export function rfc3339Micros(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '000Z');
 }
 
-/** Price ticks of one side of an instrument's book, best first, at most `limit` (from the market's sorted index, no sort). */
+/** Price ticks of one side of an instrument's book, best first, at most `limit` (from the market's sorted index). */
 export function sortedTicks(inst: Instrument, side: 'bid' | 'ask', limit = Infinity): number[] {
-  const ticks = side === 'bid' ? inst.bidTicks : inst.askTicks; // ascending
-  const n = Math.min(limit, ticks.length);
-  if (side === 'ask') return ticks.slice(0, n);
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = ticks[ticks.length - 1 - i];
-  return out;
+  return inst.ticks(side, limit);
 }
 
 /**

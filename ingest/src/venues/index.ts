@@ -7,6 +7,7 @@ import { coinbase } from './coinbase.ts';
 import { kraken } from './kraken.ts';
 import { bitmex } from './bitmex.ts';
 import { deribit } from './deribit.ts';
+import { hyperliquid } from './hyperliquid.ts';
 import { okx } from './okx.ts';
 
 /** Adding a venue: write venues/<venue>.ts and add one line here. */
@@ -18,6 +19,7 @@ export const VENUES: Partial<Record<VenueId, VenueAdapter>> = {
   kraken,
   deribit,
   bitmex,
+  hyperliquid,
   okx,
 };
 

@@ -41,6 +41,18 @@ export function levels(raw: unknown, what: string, symbol: string, multiplier = 
   return out;
 }
 
+/** `[{<priceKey>, <qtyKey>, …}, …]` (Hyperliquid `{px, sz, n}`, Kraken v2 `{price, qty}`) → levels; other fields ignored. */
+export function objectLevels(raw: unknown, what: string, symbol: string, priceKey: string, qtyKey: string): Level[] {
+  if (!Array.isArray(raw)) throw new VenueParseError(`${what}: not an array`, symbol, 'book');
+  return raw.map((lv, i) => {
+    const o = obj(lv, `${what}[${i}]`);
+    const p = num(o[priceKey], `${what}[${i}].${priceKey}`, symbol, 'book');
+    const q = num(o[qtyKey], `${what}[${i}].${qtyKey}`, symbol, 'book');
+    if (p <= 0 || q < 0) throw new VenueParseError(`${what}[${i}]: negative`, symbol, 'book');
+    return [p, q] as Level;
+  });
+}
+
 export function obj(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new VenueParseError(`${what}: not an object`);
   return value as Record<string, unknown>;
