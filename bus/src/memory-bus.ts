@@ -1,6 +1,13 @@
-import type { Bus, BusHandler, Topic, TopicEvents } from '@depthwatch/schemas';
+import type { Bus, BusHandler, DeliveryInfo, DeliveryMark, Topic, TopicEvents } from '@depthwatch/schemas';
+import { counter, logger } from '@depthwatch/ops';
 
-type AnyHandler = (event: unknown, key: string) => void;
+// Same series as the Kafka bus: ops see handler failures whichever bus a deployment uses.
+const handlerErrorsTotal = counter<'topic'>({ name: 'depthwatch_bus_handler_errors_total', help: 'Exceptions thrown by bus handlers (isolated, record skipped for that handler)', labelNames: ['topic'] });
+const log = logger('bus.memory');
+
+type AnyHandler = (event: unknown, key: string, info: DeliveryInfo) => void;
+
+const LIVE: DeliveryInfo = Object.freeze({ replay: false });
 
 /**
  * In-process bus: delivers synchronously, in publish order, to every subscriber (no groups: one
@@ -11,7 +18,14 @@ export class MemoryBus implements Bus {
   private readonly handlers = new Map<Topic, AnyHandler[]>();
   handlerErrors = 0;
   published = 0;
-  onHandlerError: (topic: Topic, err: unknown) => void = () => {};
+  private lastErrorLog = 0;
+  onHandlerError: (topic: Topic, err: unknown) => void = (topic, err) => {
+    // Rate limited: a handler failing on every event must not flood the log.
+    const now = Date.now();
+    if (now - this.lastErrorLog < 10_000) return;
+    this.lastErrorLog = now;
+    log.error({ err, topic }, 'bus handler failed (counted in depthwatch_bus_handler_errors_total; further errors suppressed for 10 s)');
+  };
 
   publish<T extends Topic>(topic: T, key: string, event: TopicEvents[T]): void {
     this.published++;
@@ -19,9 +33,10 @@ export class MemoryBus implements Bus {
     if (!list) return;
     for (let i = 0; i < list.length; i++) {
       try {
-        list[i](event, key);
+        list[i](event, key, LIVE);
       } catch (err) {
         this.handlerErrors++;
+        handlerErrorsTotal.labels(topic).inc();
         this.onHandlerError(topic, err);
       }
     }
@@ -38,6 +53,13 @@ export class MemoryBus implements Bus {
   }
 
   async flush(): Promise<void> {}
+
+  /** Delivery is synchronous and nothing is ever re-delivered: checkpoints are no-ops. */
+  deliveryMark(group: string): DeliveryMark {
+    return { group };
+  }
+
+  async commit(_mark: DeliveryMark): Promise<void> {}
 
   async close(): Promise<void> {
     this.handlers.clear();

@@ -44,6 +44,10 @@ describe('config', () => {
     [['tail', '--kafka', 'a:1'], /does not apply to "tail"/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['start', '--log-level', 'loud'], /--log-level must be one of/],
+    [['replay', 'f.gz', '--speed', 'fast'], /--speed must be a positive number or max/],
+    [['replay', 'f.gz', '--from', 'yesterday'], /--from must be epoch ms or an ISO 8601 time/],
+    [['replay', 'f.gz', '--run-id', "x'; DROP"], /--run-id may hold only/],
+    [['record', '--kafka', 'a:1'], /does not apply to "record"/],
   ])('rejects %j with a clear error', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);

@@ -41,6 +41,11 @@ export interface Config {
   url: string;
   venue: VenueId | null;
   logLevel: string;
+  recordDir: string | null;
+  speed: string;
+  from: string | null;
+  to: string | null;
+  runId: string | null;
 }
 
 type Raw = Record<string, string | boolean | string[] | undefined>;
@@ -179,6 +184,14 @@ function finalize(command: string, positionals: string[], raw: Raw): Config {
   const noChecksum = (Array.isArray(noChecksumRaw) ? noChecksumRaw : []).map((v) => venue(v, '--no-checksum'));
   const logLevel = str(raw, 'log-level') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const speed = str(raw, 'speed') ?? 'max';
+  if (speed !== 'max' && !(Number(speed) > 0)) throw new ConfigError(`--speed must be a positive number or max, got "${speed}"`);
+  for (const key of ['from', 'to'] as const) {
+    const v = str(raw, key);
+    if (v !== undefined && !/^\d+$/.test(v) && !Number.isFinite(Date.parse(v))) throw new ConfigError(`--${key} must be epoch ms or an ISO 8601 time, got "${v}"`);
+  }
+  const runId = str(raw, 'run-id') ?? null;
+  if (runId !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(runId)) throw new ConfigError(`--run-id may hold only letters, digits, _ . - (1 to 64 characters)`);
   const portRaw = str(raw, 'port');
   const tailVenue = str(raw, 'venue');
   return {
@@ -207,5 +220,10 @@ function finalize(command: string, positionals: string[], raw: Raw): Config {
     url: url(str(raw, 'url') ?? 'ws://127.0.0.1:8080/v1/stream', '--url', ['ws:', 'wss:']),
     venue: tailVenue ? venue(tailVenue, '--venue') : null,
     logLevel,
+    recordDir: str(raw, 'record-dir') ?? null,
+    speed,
+    from: str(raw, 'from') ?? null,
+    to: str(raw, 'to') ?? null,
+    runId,
   };
 }

@@ -23,6 +23,11 @@ async function run(config: Config): Promise<void> {
       const { runTail } = await import('./tail.ts');
       return runTail(config);
     }
+    case 'record':
+    case 'replay': {
+      const { runRecordCommand, runReplayCommand } = await import('./record-replay.ts');
+      return config.command === 'record' ? runRecordCommand(config) : runReplayCommand(config);
+    }
     default:
       process.stdout.write(helpText());
   }

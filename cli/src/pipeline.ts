@@ -6,6 +6,7 @@ import { startEngine } from '@depthwatch/engine';
 import { startClickHouseSink } from '@depthwatch/engine/sink/clickhouse/sink';
 import { startGateway } from '@depthwatch/gateway';
 import { ClickHouseHistoryStore } from '@depthwatch/gateway/http/clickhouse-history';
+import { RawRecorder } from '@depthwatch/ingest/record/recorder';
 import { ConfigError, type Config } from './config.ts';
 
 const log = logger('pipeline');
@@ -59,8 +60,16 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
   let sim: Pipeline['sim'] = null;
   let opsServer: Awaited<ReturnType<typeof startOpsServer>> | null = null;
   let gatewayUrl: string | null = null;
+  let recorder: RawRecorder | null = null;
   const bus: Bus = config.kafka
-    ? await KafkaBus.connect({ brokers: config.kafka, clientId: `depthwatch-${config.command}`, partitions: config.kafkaPartitions, topicPrefix: config.topicPrefix })
+    ? await KafkaBus.connect({
+        brokers: config.kafka,
+        clientId: `depthwatch-${config.command}`,
+        partitions: config.kafkaPartitions,
+        topicPrefix: config.topicPrefix,
+        // The engine rebuilds its books on start from the last 2 min of md.book (collectors publish a snapshot at least every 60 s).
+        ...(roles.engine ? { rewindMs: { 'md.book': 120_000 } } : {}),
+      })
     : new MemoryBus();
   if (!config.kafka && !(roles.ingest && roles.engine && roles.gateway)) {
     throw new ConfigError(`"${config.command}" runs one stage alone and needs --kafka (or use "start" for one process)`);
@@ -76,6 +85,7 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
     }
     await opsServer?.close();
     await sim?.close();
+    await recorder?.close();
     await bus.close();
   };
   try {
@@ -119,7 +129,11 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
         ...config.venueUrls[venue],
         checksum: !config.noChecksum.includes(venue),
       }));
-      stages.push(await startIngest({ bus, venues }));
+      if (config.recordDir) {
+        recorder = new RawRecorder({ dir: config.recordDir });
+        await recorder.start();
+      }
+      stages.push(await startIngest({ bus, venues, ...(recorder ? { recorder: recorder.tap } : {}) }));
     }
     if (!roles.gateway) {
       const defaultPort = roles.ingest ? 9464 : 9465;
