@@ -105,7 +105,6 @@ export function machineInfo(): Record<string, string> {
     'load average at write (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' / '),
     node: process.version,
     os: versionOf('uname -sr'),
-    clickhouse: versionOf('clickhouse-server --version 2>/dev/null || clickhouse --version'),
     kafka: kafkaVersion(),
     packages: ['ccxt', 'ws', 'kafkajs', '@clickhouse/client', 'fast-json-stringify', 'tsx']
       .map((p) => `${p} ${packageVersion(p)}`)

@@ -271,6 +271,93 @@ describe('KafkaBus (real broker)', () => {
     expect(got3).toEqual(Array.from({ length: 51 }, (_, i) => i));
   });
 
+  it('fromBeginning flags records the group had consumed before as replays', async () => {
+    const prefix = `${run}-rp.`;
+    const producer = await newBus('rp-prod', { topicPrefix: prefix });
+    const key = 'binance-futures:BTC/USDT:USDT';
+    for (let i = 0; i < 20; i++) producer.publish('md.book', key, sample('md.book', i));
+    await producer.flush();
+    const first = await newBus('rp-1', { topicPrefix: prefix });
+    const got1: [number, boolean][] = [];
+    await first.subscribe('md.book', (e, _k, info) => got1.push([e.seq, info.replay]), { group: 'rebuild', fromBeginning: true });
+    await until(() => got1.length === 20, 20_000, 'first pass');
+    expect(got1.every(([, replay]) => !replay)).toBe(true); // nothing committed before: all new to the group
+    await first.close();
+    for (let i = 20; i < 25; i++) producer.publish('md.book', key, sample('md.book', i));
+    await producer.flush();
+    const second = await newBus('rp-2', { topicPrefix: prefix });
+    const got2: [number, boolean][] = [];
+    await second.subscribe('md.book', (e, _k, info) => got2.push([e.seq, info.replay]), { group: 'rebuild', fromBeginning: true });
+    await until(() => got2.length === 25, 20_000, 'rebuild');
+    expect(got2).toEqual(Array.from({ length: 25 }, (_, i) => [i, i < 20]));
+  });
+
+  it('manualCommit: a restarted member resumes after the last committed mark; adding a topic does not redeliver', async () => {
+    const prefix = `${run}-mc.`;
+    const producer = await newBus('mc-prod', { topicPrefix: prefix });
+    const keys = Array.from({ length: 8 }, (_, i) => `binance-futures:M${i}/USDT`);
+    let next = 0;
+    const publish = async (n: number) => {
+      for (let k = 0; k < n; k++, next++) producer.publish('md.trade', keys[next % keys.length], sample('md.trade', next, `M${next % keys.length}/USDT`));
+      await producer.flush();
+    };
+    const a = await newBus('mc-a', { topicPrefix: prefix });
+    const gotA: number[] = [];
+    await a.subscribe('md.trade', (e) => gotA.push(e.seq), { group: 'mc', manualCommit: true });
+    await expect(a.subscribe('md.ticker', () => {}, { group: 'mc' })).rejects.toThrow(/manualCommit/);
+    await publish(40);
+    await until(() => gotA.length === 40, 20_000, 'first 40');
+    // Subscribing another topic restarts the group's consumer: it must continue after what was
+    // delivered, not at the (absent) last commit.
+    await a.subscribe('md.liquidation', () => {}, { group: 'mc', manualCommit: true });
+    await publish(10);
+    await until(() => gotA.length === 50, 20_000, 'next 10');
+    const mark = a.deliveryMark('mc');
+    await publish(30);
+    await until(() => gotA.length === 80, 20_000, 'next 30');
+    expect(gotA.slice().sort((x, y) => x - y)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    await a.commit(mark);
+    await a.close(); // no commit on close: the 30 after the mark are not committed
+
+    const b = await newBus('mc-b', { topicPrefix: prefix });
+    const gotB: number[] = [];
+    await b.subscribe('md.trade', (e) => gotB.push(e.seq), { group: 'mc', manualCommit: true });
+    await until(() => gotB.length === 30, 20_000, 'redelivered 30');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gotB.slice().sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => 50 + i));
+    const markB = b.deliveryMark('mc');
+    await b.commit(markB);
+    await b.commit(a.deliveryMark('mc')); // a foreign, empty mark: nothing happens
+    await b.close();
+
+    const c = await newBus('mc-c', { topicPrefix: prefix });
+    const gotC: number[] = [];
+    await c.subscribe('md.trade', (e) => gotC.push(e.seq), { group: 'mc', manualCommit: true });
+    await publish(1);
+    await until(() => gotC.length === 1, 20_000, 'only the new record');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gotC).toEqual([80]);
+  });
+
+  it('manualCommit: a member that crashes before its first record still resumes where it joined', async () => {
+    const prefix = `${run}-mj.`;
+    const producer = await newBus('mj-prod', { topicPrefix: prefix });
+    producer.publish('md.trade', 'k', sample('md.trade', 0)); // old: before the group exists
+    await producer.flush();
+    const a = await newBus('mj-a', { topicPrefix: prefix });
+    await a.subscribe('md.trade', () => {}, { group: 'mj', manualCommit: true });
+    await a.commit(a.deliveryMark('mj')); // commits the join position although nothing was delivered
+    await a.close();
+    producer.publish('md.trade', 'k', sample('md.trade', 1)); // published while no member runs
+    await producer.flush();
+    const b = await newBus('mj-b', { topicPrefix: prefix });
+    const got: number[] = [];
+    await b.subscribe('md.trade', (e) => got.push(e.seq), { group: 'mj', manualCommit: true });
+    await until(() => got.length === 1, 20_000, 'record published while down');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got).toEqual([1]);
+  });
+
   it('reports consumer lag per group and topic', async () => {
     const bus = await newBus('lag');
     let n = 0;

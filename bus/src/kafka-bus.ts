@@ -20,6 +20,8 @@ import {
   type AnyEvent,
   type Bus,
   type BusHandler,
+  type DeliveryInfo,
+  type DeliveryMark,
   type EventType,
   type SubscribeOptions,
   type Topic,
@@ -104,7 +106,25 @@ interface Pending {
   t: number;
 }
 
-type AnyHandler = (event: unknown, key: string) => void;
+type AnyHandler = (event: unknown, key: string, info: DeliveryInfo) => void;
+
+const LIVE: DeliveryInfo = Object.freeze({ replay: false });
+const REPLAY: DeliveryInfo = Object.freeze({ replay: true });
+
+/** Position of one partition of a manual-commit group: the offset after the last record delivered. */
+interface PartitionPosition {
+  /** Physical topic name. */
+  topic: string;
+  partition: number;
+  offset: number;
+  /** Ownership epoch: bumped every time this member (re)gains the partition. */
+  epoch: number;
+}
+
+interface KafkaDeliveryMark extends DeliveryMark {
+  readonly groupId: string;
+  readonly positions: readonly PartitionPosition[];
+}
 
 /**
  * Co-partitioning assigner: for every topic, partition p goes to the p-th (mod n) of the members
@@ -204,11 +224,23 @@ class GroupConsumer {
   assigned: Record<string, number[]> = {};
   /** Last assignment, kept across restarts of this group's consumer so adding a topic does not rewind again. */
   private owned: Record<string, number[]> = {};
+  /**
+   * By `${topic}/${partition}`: the group's committed offset when a fromBeginning partition was
+   * rewound; records below it had been consumed by the group before and are delivered as replays.
+   */
+  private readonly replayUntil = new Map<string, number>();
+  /** Manual commit: next offset after the last record delivered, per owned partition. */
+  private readonly delivered = new Map<string, PartitionPosition>();
+  /** Manual commit: ownership epoch per owned partition, and the highest offset known committed in it. */
+  private readonly epochs = new Map<string, number>();
+  private readonly committed = new Map<string, number>();
+  private epochSeq = 0;
 
   constructor(
     private readonly bus: KafkaBus,
     readonly groupId: string,
     readonly ephemeral: boolean,
+    readonly manualCommit: boolean,
   ) {}
 
   /** Serializes restarts of this group. */
@@ -225,6 +257,10 @@ class GroupConsumer {
       return;
     }
     const rewind = await this.bus.rewindOffsets([...this.topics].filter(([, s]) => s.fromBeginning).map(([t]) => t));
+    // Read before the consumer starts: with autoCommit a seek commits the rewound offset at once.
+    const committedBefore =
+      this.manualCommit || [...this.topics.values()].some((s) => s.fromBeginning) ? await this.bus.committedOffsets(this.groupId, [...this.topics.keys()]) : new Map<string, number>();
+    const logEnds = this.manualCommit ? await this.bus.logEndOffsets([...this.topics.keys()]) : new Map<string, number>();
     const consumer = this.bus.kafka.consumer({
       groupId: this.groupId,
       partitionAssigners: [CoPartitionAssigner],
@@ -241,15 +277,50 @@ class GroupConsumer {
       const timer = setTimeout(() => reject(new Error(`Kafka consumer group ${this.groupId} did not join within 60 s`)), 60_000);
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const assignment = e.payload.memberAssignment as Record<string, number[]>;
-        // State rebuild: every partition of a fromBeginning topic this member did not own before
-        // (all of them on the first join) is rewound before its first fetch.
+        const now = new Set(Object.entries(assignment).flatMap(([name, parts]) => parts.map((p) => `${name}/${p}`)));
+        for (const [name, parts] of Object.entries(this.owned)) {
+          for (const p of parts) {
+            const k = `${name}/${p}`;
+            if (now.has(k)) continue;
+            // Lost to another member: forget its position; a mark taken before cannot commit it any more.
+            this.delivered.delete(k);
+            this.epochs.delete(k);
+            this.committed.delete(k);
+            this.replayUntil.delete(k);
+          }
+        }
         for (const [name, parts] of Object.entries(assignment)) {
           const topic = this.bus.logicalTopic(name);
-          if (!topic || !this.topics.get(topic)?.fromBeginning) continue;
+          const fromBeginning = topic !== undefined && this.topics.get(topic)?.fromBeginning === true;
           const before = new Set(this.owned[name] ?? []);
           for (const p of parts) {
-            if (before.has(p)) continue;
-            consumer.seek({ topic: name, partition: p, offset: rewind.get(`${name}/${p}`) ?? '-2' });
+            const k = `${name}/${p}`;
+            if (before.has(p)) {
+              // Kept across a rebalance or a restart of this consumer: a manual-commit group resumes
+              // after the last record delivered here, not at its (older) last commit.
+              const d = this.delivered.get(k);
+              if (this.manualCommit && d) consumer.seek({ topic: name, partition: p, offset: String(d.offset) });
+              continue;
+            }
+            this.epochs.set(k, ++this.epochSeq);
+            const c = committedBefore.get(k) ?? -1;
+            if (c >= 0) this.committed.set(k, c);
+            // State rebuild: every partition of a fromBeginning topic this member did not own before
+            // (all of them on the first join) is rewound before its first fetch.
+            if (fromBeginning) {
+              consumer.seek({ topic: name, partition: p, offset: rewind.get(k) ?? '-2' });
+              if (c > 0) this.replayUntil.set(k, c);
+            } else if (this.manualCommit && c < 0) {
+              // A manual-commit group without a committed offset here starts at the log end as read
+              // before joining, and that position is committed by the first checkpoint even if no
+              // record arrives: a crash before the first record must not restart at "latest" and
+              // skip what was published in between.
+              const end = logEnds.get(k);
+              if (end !== undefined) {
+                consumer.seek({ topic: name, partition: p, offset: String(end) });
+                this.delivered.set(k, { topic: name, partition: p, offset: end, epoch: this.epochSeq });
+              }
+            }
           }
         }
         this.owned = assignment;
@@ -276,7 +347,7 @@ class GroupConsumer {
       await consumer.subscribe({ topics: [this.bus.topicName(topic)], fromBeginning: sub.fromBeginning });
     }
     await consumer.run({
-      autoCommit: true,
+      autoCommit: !this.manualCommit,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.eachBatch(payload),
     });
@@ -287,10 +358,29 @@ class GroupConsumer {
     const topic = this.bus.logicalTopic(batch.topic);
     const sub = topic ? this.topics.get(topic) : undefined;
     const allowed = topic ? TOPIC_EVENT_TYPES[topic] : [];
+    const k = `${batch.topic}/${batch.partition}`;
+    let replayUntil = this.replayUntil.get(k) ?? -1;
+    let pos: PartitionPosition | undefined;
+    if (this.manualCommit) {
+      pos = this.delivered.get(k);
+      if (!pos) {
+        pos = { topic: batch.topic, partition: batch.partition, offset: -1, epoch: this.epochs.get(k) ?? 0 };
+        this.delivered.set(k, pos);
+      }
+    }
     let lastBeat = Date.now();
     let n = 0;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      const offset = Number(message.offset);
+      let info = LIVE;
+      if (replayUntil >= 0) {
+        if (offset < replayUntil) info = REPLAY;
+        else {
+          this.replayUntil.delete(k);
+          replayUntil = -1;
+        }
+      }
       if (topic && sub) {
         let event: AnyEvent | null = null;
         try {
@@ -312,7 +402,7 @@ class GroupConsumer {
           const handlers = sub.handlers;
           for (let i = 0; i < handlers.length; i++) {
             try {
-              handlers[i](event, key);
+              handlers[i](event, key, info);
             } catch (err) {
               handlerErrorsTotal.inc({ topic });
               if (this.bus.badLog.take(`handler:${topic}`) >= 0) this.bus.log.error({ topic, err: String(err) }, 'bus handler threw');
@@ -321,12 +411,40 @@ class GroupConsumer {
         }
       }
       resolveOffset(message.offset);
+      if (pos) pos.offset = offset + 1;
       if (++n % 256 === 0 && Date.now() - lastBeat > 1_000) {
         await heartbeat();
         lastBeat = Date.now();
       }
     }
     await heartbeat();
+  }
+
+  /** Positions delivered so far (manual commit). */
+  mark(): PartitionPosition[] {
+    return [...this.delivered.values()].filter((p) => p.offset >= 0).map((p) => ({ ...p }));
+  }
+
+  /**
+   * Commits a mark's positions for the partitions this member still owns in the same ownership
+   * epoch (not lost, or lost and regained, since the mark), never moving an offset backwards.
+   * Serialized with restarts, so it always talks to a running consumer.
+   */
+  commit(positions: readonly PartitionPosition[]): Promise<void> {
+    return this.enqueue(async () => {
+      const c = this.consumer;
+      if (!c) return;
+      const todo = positions.filter((p) => {
+        const k = `${p.topic}/${p.partition}`;
+        return this.epochs.get(k) === p.epoch && p.offset > (this.committed.get(k) ?? -1);
+      });
+      if (todo.length === 0) return;
+      await c.commitOffsets(todo.map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
+      for (const p of todo) {
+        const k = `${p.topic}/${p.partition}`;
+        if (this.epochs.get(k) === p.epoch && p.offset > (this.committed.get(k) ?? -1)) this.committed.set(k, p.offset);
+      }
+    });
   }
 
   async stop(): Promise<void> {
@@ -587,11 +705,15 @@ export class KafkaBus implements Bus {
   async subscribe<T extends Topic>(topic: T, handler: BusHandler<T>, options: SubscribeOptions = {}): Promise<() => Promise<void>> {
     if (this.closed) throw new Error('KafkaBus: subscribe after close');
     const ephemeral = options.group === undefined;
+    const manual = options.manualCommit === true;
+    if (manual && ephemeral) throw new Error(`KafkaBus: subscribe ${topic}: manualCommit needs a group`);
     const groupId = `${this.opts.groupPrefix}${options.group ?? `${this.opts.clientId}.private.${randomUUID()}`}`;
     let group = this.groups.get(groupId);
     if (!group) {
-      group = new GroupConsumer(this, groupId, ephemeral);
+      group = new GroupConsumer(this, groupId, ephemeral, manual);
       this.groups.set(groupId, group);
+    } else if (group.manualCommit !== manual) {
+      throw new Error(`KafkaBus: subscribe ${topic}: group ${groupId} already has subscriptions with manualCommit ${group.manualCommit}`);
     }
     const g = group;
     const h = handler as AnyHandler;
@@ -625,6 +747,50 @@ export class KafkaBus implements Bus {
         if (g.topics.size === 0) this.groups.delete(groupId);
       });
     };
+  }
+
+  /**
+   * Marks the records delivered so far to the handlers of a `manualCommit` group in this process
+   * (delivery is synchronous: a handler that returned has seen its record). Commit it with
+   * `commit()` once their effects are durable.
+   */
+  deliveryMark(group: string): DeliveryMark {
+    const groupId = `${this.opts.groupPrefix}${group}`;
+    const mark: KafkaDeliveryMark = { group, groupId, positions: this.groups.get(groupId)?.mark() ?? [] };
+    return mark;
+  }
+
+  /**
+   * Commits a mark of a `manualCommit` group: for each partition this member still owns (and has
+   * not lost and regained since the mark), the offset after the last record delivered when the
+   * mark was taken — unless an equal or later offset is already committed. Partitions that moved
+   * to another member are skipped (their new owner resumes from the last commit: at-least-once).
+   */
+  async commit(mark: DeliveryMark): Promise<void> {
+    const m = mark as Partial<KafkaDeliveryMark>;
+    if (!m.groupId || !m.positions) throw new Error('KafkaBus: commit() of a mark this bus did not make');
+    const g = this.groups.get(m.groupId);
+    if (!g || !g.manualCommit || m.positions.length === 0) return;
+    await g.commit(m.positions);
+  }
+
+  /** The group's committed offsets by `${topic}/${partition}` (-1: none). */
+  async committedOffsets(groupId: string, topics: readonly Topic[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (topics.length === 0) return out;
+    const res = await this.admin.fetchOffsets({ groupId, topics: topics.map((t) => this.topicName(t)) });
+    for (const t of res) for (const p of t.partitions) out.set(`${t.topic}/${p.partition}`, Number(p.offset));
+    return out;
+  }
+
+  /** Log-end offsets by `${topic}/${partition}`. */
+  async logEndOffsets(topics: readonly Topic[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const topic of topics) {
+      const name = this.topicName(topic);
+      for (const p of await this.admin.fetchTopicOffsets(name)) out.set(`${name}/${p.partition}`, Number(p.high));
+    }
+    return out;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Bus, BusHandler, DeliveryInfo, DeliveryMark, Topic, TopicEvents } from '@depthwatch/schemas';
+import type { Bus, BusHandler, DeliveryInfo, Topic, TopicEvents } from '@depthwatch/schemas';
 import { counter, logger } from '@depthwatch/ops';
 
 // Same series as the Kafka bus: ops see handler failures whichever bus a deployment uses.
@@ -53,13 +53,6 @@ export class MemoryBus implements Bus {
   }
 
   async flush(): Promise<void> {}
-
-  /** Delivery is synchronous and nothing is ever re-delivered: checkpoints are no-ops. */
-  deliveryMark(group: string): DeliveryMark {
-    return { group };
-  }
-
-  async commit(_mark: DeliveryMark): Promise<void> {}
 
   async close(): Promise<void> {
     this.handlers.clear();

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Alert, Bus, Stage, StageHealth, Topic } from '@depthwatch/schemas';
+import type { Alert, Bus, DeliveryInfo, DepthMetrics, Stage, StageHealth, Topic } from '@depthwatch/schemas';
 import { counter, gauge, histogram, logger } from '@depthwatch/ops';
 import type { L2Book } from './book/l2-book.ts';
 import { resolveConfig, type EngineConfig } from './config.ts';
@@ -53,14 +53,36 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
   const cfg = resolveConfig(opts.config);
   const log = logger('engine');
   const bus = opts.bus;
+  /**
+   * Rebuild after a restart: md.book is rewound (fromBeginning) and the records this group had
+   * consumed before arrive flagged as replays. While one is being applied, output is held back —
+   * the previous instance published it already. The latest depth computed from replays is kept
+   * per key and published once that book's replay is over (wall-quiet for depthIntervalMs), unless
+   * a live book event for the key arrived first (then the core publishes the newer state).
+   */
+  let replaying = false;
+  const owedDepth = new Map<string, DepthMetrics>();
+  const lastReplayWall = new Map<string, number>();
+  const publishDepth = (key: string, ev: DepthMetrics): void => {
+    owedDepth.delete(key);
+    depthPublished.inc();
+    bus.publish('out.depth', key, ev);
+  };
+  const flushOwed = (wallNow: number | null): void => {
+    for (const [key, ev] of owedDepth) {
+      if (wallNow === null || wallNow - (lastReplayWall.get(key) ?? 0) >= cfg.depthIntervalMs) publishDepth(key, ev);
+    }
+  };
   const core = new EngineCore(cfg, {
-    depth: (key, ev) => bus.publish('out.depth', key, ev),
-    alert: (key, ev) => bus.publish('out.alert', key, ev),
+    depth: (key, ev) => (replaying ? void owedDepth.set(key, ev) : publishDepth(key, ev)),
+    alert: (key, ev) => {
+      if (!replaying) bus.publish('out.alert', key, ev);
+    },
   });
-  core.onDepth = () => depthPublished.inc();
   core.onDrop = (reason) => droppedTotal.labels(reason).inc();
   core.onBooks = (n) => booksGauge.set(n);
   core.onAlert = (a: Alert) => {
+    if (replaying) return;
     alertsTotal.labels(a.kind, a.severity, a.state).inc();
     log.info({ id: a.id, state: a.state, severity: a.severity, stage: a.stage }, a.explanation);
   };
@@ -70,11 +92,14 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
   const latency = Object.fromEntries(MD_TOPICS.map((t) => [t, processingSeconds.labels(t)]));
   let handlerErrors = 0;
 
-  function wrap<T extends Topic>(topic: T, fn: (ev: never) => void): (ev: unknown) => void {
+  function wrap<T extends Topic>(topic: T, fn: (ev: never) => void): (ev: unknown, key: string, info?: DeliveryInfo) => void {
     const c = counters[topic];
     const h = latency[topic];
-    return (ev: unknown) => {
+    return (ev: unknown, key: string, info?: DeliveryInfo) => {
       const t0 = performance.now();
+      replaying = info?.replay === true;
+      if (replaying) lastReplayWall.set(key, t0);
+      else if (topic === 'md.book') owedDepth.delete(key); // live input supersedes the rebuilt state: the core publishes it
       try {
         if (typeof ev !== 'object' || ev === null) {
           core.onDrop('invalid');
@@ -88,6 +113,7 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
         droppedTotal.labels('error').inc();
         log.error({ err, topic }, 'engine failed on an event');
       } finally {
+        replaying = false;
         c.inc();
         core.counters.events[topic] = (core.counters.events[topic] ?? 0) + 1;
         h.observe((performance.now() - t0) / 1000);
@@ -97,7 +123,14 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
 
   const group = opts.group ?? 'engine';
   const unsubs: (() => Promise<void>)[] = [];
-  unsubs.push(await bus.subscribe('md.book', wrap('md.book', (ev: Parameters<EngineCore['onBook']>[0]) => core.onBook(ev, timers ? performance.now() : 0)), { group }));
+  // fromBeginning: a (re)started engine rebuilds its books from the retained log (on Kafka from the
+  // bus's rewind window, which covers at least one periodic snapshot per book); ignored in memory.
+  unsubs.push(
+    await bus.subscribe('md.book', wrap('md.book', (ev: Parameters<EngineCore['onBook']>[0]) => core.onBook(ev, timers ? performance.now() : 0)), {
+      group,
+      fromBeginning: true,
+    }),
+  );
   unsubs.push(await bus.subscribe('md.liquidation', wrap('md.liquidation', (ev: Parameters<EngineCore['onLiquidation']>[0]) => core.onLiquidation(ev)), { group }));
   unsubs.push(await bus.subscribe('md.ticker', wrap('md.ticker', (ev: Parameters<EngineCore['onTicker']>[0]) => core.onTicker(ev)), { group }));
   unsubs.push(await bus.subscribe('md.trade', wrap('md.trade', (ev: Parameters<EngineCore['onTrade']>[0]) => core.onTrade(ev)), { group }));
@@ -107,7 +140,11 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
 
   let timer: NodeJS.Timeout | null = null;
   if (timers) {
-    timer = setInterval(() => core.flushQuiet(performance.now()), Math.max(10, cfg.depthIntervalMs));
+    timer = setInterval(() => {
+      const now = performance.now();
+      core.flushQuiet(now);
+      if (owedDepth.size > 0) flushOwed(now);
+    }, Math.max(10, cfg.depthIntervalMs));
     timer.unref();
   }
   log.info({ timers, depthIntervalMs: cfg.depthIntervalMs }, 'engine started');
@@ -119,7 +156,10 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
     core,
     symbolStats: (venue, symbol) => core.symbolStats(venue, symbol),
     assetStats: (asset) => core.assetStats(asset),
-    flushDepth: () => core.flushAll(),
+    flushDepth: () => {
+      core.flushAll();
+      flushOwed(null);
+    },
     health(): StageHealth {
       const details: Record<string, string> = {};
       if (!ready) details.bus = closed ? 'closed' : 'not subscribed';

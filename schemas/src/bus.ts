@@ -1,6 +1,16 @@
 import type { Topic, TopicEvents } from './topics.ts';
 
-export type BusHandler<T extends Topic> = (event: TopicEvents[T], key: string) => void;
+/** How a record reached a handler. */
+export interface DeliveryInfo {
+  /**
+   * The record is re-delivered by a `fromBeginning` rewind and had already been consumed by this
+   * consumer group before (its offset is below the group's committed offset at the rewind): use it
+   * to rebuild state, do not publish its consequences again. Always false on the in-memory bus.
+   */
+  readonly replay: boolean;
+}
+
+export type BusHandler<T extends Topic> = (event: TopicEvents[T], key: string, info: DeliveryInfo) => void;
 
 export interface SubscribeOptions {
   /**
@@ -10,6 +20,17 @@ export interface SubscribeOptions {
   group?: string;
   /** Start from the oldest retained record instead of new ones (state rebuild). */
   fromBeginning?: boolean;
+  /**
+   * The group's position is committed only by `bus.commit(mark)` (commit after the records'
+   * effects are durable), never automatically; requires `group`, and every subscription of the
+   * group must agree. Ignored by buses without `commit`.
+   */
+  manualCommit?: boolean;
+}
+
+/** Opaque position of a consumer group: every record delivered to its handlers in this process when taken. */
+export interface DeliveryMark {
+  readonly group: string;
 }
 
 /**
@@ -22,4 +43,12 @@ export interface Bus {
   /** Resolves when everything published so far has been handed to the transport. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Checkpointing for `manualCommit` groups, on buses that re-deliver after a restart (Kafka):
+   * take a mark, make the effects of every record delivered so far durable, then `commit(mark)`.
+   * A restarted group resumes after the last committed mark; records after it are delivered
+   * again. Absent on the in-memory bus (nothing survives its process, nothing is re-delivered).
+   */
+  deliveryMark?(group: string): DeliveryMark;
+  commit?(mark: DeliveryMark): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Bus, Stage, StageHealth } from '@depthwatch/schemas';
+import type { Bus, DeliveryMark, Stage, StageHealth } from '@depthwatch/schemas';
 import { LATENCY_BUCKETS, counter, gauge, histogram, logger } from '@depthwatch/ops';
 import { assertDatabaseName, migrate } from './migrations.ts';
 import { SINK_TABLES, alertRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
@@ -26,7 +26,8 @@ export interface ClickHouseSinkOptions {
 export interface ClickHouseSink extends Stage {
   /** Resolves when every row buffered before the call is inserted (retrying while ClickHouse is down). */
   flush(): Promise<void>;
-  readonly stats: { inserted: number; dropped: number; buffered: number; failures: number; batches: number };
+  /** `commits`: bus checkpoints committed (Kafka: offsets of rows already inserted). */
+  readonly stats: { inserted: number; dropped: number; buffered: number; failures: number; batches: number; commits: number };
 }
 
 const rowsInserted = counter<'table'>({ name: 'depthwatch_sink_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'] });
@@ -34,6 +35,8 @@ const batchesTotal = counter<'table'>({ name: 'depthwatch_sink_batches_total', h
 const failuresTotal = counter<'table'>({ name: 'depthwatch_sink_failures_total', help: 'Failed insert attempts (retried with backoff)', labelNames: ['table'] });
 const droppedRows = counter<'table'>({ name: 'depthwatch_sink_dropped_rows_total', help: 'Rows dropped because the buffer was full or the sink closed before ClickHouse came back', labelNames: ['table'] });
 const bufferedRows = gauge({ name: 'depthwatch_sink_buffered_rows', help: 'Rows buffered in the sink, waiting for an insert' });
+const commitsTotal = counter({ name: 'depthwatch_sink_commits_total', help: 'Bus checkpoints committed after every row delivered before them was inserted' });
+const commitFailuresTotal = counter({ name: 'depthwatch_sink_commit_failures_total', help: 'Bus checkpoints that failed to commit (retried at the next cycle)' });
 const insertLatency = histogram<'table'>({ name: 'depthwatch_sink_insert_latency_seconds', help: 'Duration of successful inserts', labelNames: ['table'], buckets: LATENCY_BUCKETS });
 
 /** 18.16 closes idle keep-alive sockets after 3 s: stay well below so we never write to a closed socket. */
@@ -92,6 +95,12 @@ class TableBuffer {
  * collapse in the ReplacingMergeTree tables (read with FINAL).
  * While ClickHouse is down the buffer keeps the OLDEST rows up to maxBufferedRows; newer rows are
  * dropped, counted in depthwatch_sink_dropped_rows_total{table} and logged.
+ *
+ * Crash safety: on a bus with checkpoints (Kafka) the sink's group commits manually — every
+ * flushMs it takes a delivery mark, waits until every row buffered before the mark is inserted,
+ * then commits the mark (and once more on close). A killed process loses nothing: its successor
+ * resumes after the last commit, and rows inserted after it are delivered and inserted again,
+ * collapsing in the raw tables under FINAL (rollup views count them twice: docs/clickhouse.md).
  */
 export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<ClickHouseSink> {
   const db = assertDatabaseName(opts.database ?? 'depthwatch');
@@ -111,11 +120,13 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
   }
 
   const buffers = Object.fromEntries(SINK_TABLES.map((t) => [t, new TableBuffer()])) as Record<SinkTable, TableBuffer>;
-  const stats = { inserted: 0, dropped: 0, buffered: 0, failures: 0, batches: 0 };
+  const stats = { inserted: 0, dropped: 0, buffered: 0, failures: 0, batches: 0, commits: 0 };
   let lastError: string | null = null;
   let lastDropLog = 0;
   let suppressedDrops = 0;
   let closed = false;
+  /** Set at close on a checkpointing bus: rows delivered after the final mark are left for the next instance. */
+  let accepting = true;
   let abandon = false;
   let running = false;
   let waiters: { resolve: () => void; reject: (e: Error) => void; targets: Record<SinkTable, number> }[] = [];
@@ -124,6 +135,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
   const done = Object.fromEntries(SINK_TABLES.map((t) => [t, 0])) as Record<SinkTable, number>;
 
   function push(table: SinkTable, row: Row): void {
+    if (!accepting) return; // after the final mark: not committed, so delivered again to the next instance
     if (closed || stats.buffered >= maxBuffered) {
       stats.dropped++;
       droppedRows.inc({ table });
@@ -143,8 +155,11 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     if (b.queued >= batchRows) kick();
   }
 
+  const bus = opts.bus;
+  /** Commit-after-insert when the bus supports checkpoints (Kafka); the in-memory bus has nothing to commit. */
+  const checkpoints = typeof bus.deliveryMark === 'function' && typeof bus.commit === 'function';
   const unsubs: (() => Promise<void>)[] = [];
-  const sub = { group };
+  const sub = { group, manualCommit: checkpoints };
   unsubs.push(
     await opts.bus.subscribe('md.trade', (e) => push('trades', tradeRow(e, runId)), sub),
     await opts.bus.subscribe('md.liquidation', (e) => push('liquidations', liquidationRow(e, runId)), sub),
@@ -262,6 +277,43 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
   const timer = setInterval(kick, flushMs);
   timer.unref();
 
+  let checkpointRunning = false;
+  let lastCommitError: string | null = null;
+
+  async function commitMark(mark: DeliveryMark): Promise<boolean> {
+    try {
+      await bus.commit!(mark);
+      stats.commits++;
+      commitsTotal.inc();
+      if (lastCommitError) log.info('bus commits recovered');
+      lastCommitError = null;
+      return true;
+    } catch (err) {
+      commitFailuresTotal.inc();
+      const msg = (err as Error).message;
+      if (lastCommitError !== msg) log.warn({ err: msg }, 'bus commit failed; retrying at the next cycle (a crash before then replays rows already inserted)');
+      lastCommitError = msg;
+      return false;
+    }
+  }
+
+  /** Mark, insert every row buffered before the mark, commit the mark. One cycle at a time. */
+  async function checkpoint(): Promise<void> {
+    if (checkpointRunning || !accepting) return;
+    checkpointRunning = true;
+    try {
+      const mark = bus.deliveryMark!(group);
+      await flush();
+      await commitMark(mark);
+    } catch {
+      // flush() rejects only when the sink is closing with rows abandoned: nothing to commit
+    } finally {
+      checkpointRunning = false;
+    }
+  }
+  const commitTimer = checkpoints ? setInterval(() => void checkpoint(), flushMs) : null;
+  commitTimer?.unref();
+
   function flush(): Promise<void> {
     const targets = { ...accepted };
     if (SINK_TABLES.every((t) => done[t] >= targets[t])) return Promise.resolve();
@@ -280,15 +332,25 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     health(): StageHealth {
       const details: Record<string, string> = { buffered: String(stats.buffered) };
       if (lastError) details.clickhouse = `inserts failing: ${lastError}`;
+      if (lastCommitError) details.bus = `offset commits failing: ${lastCommitError}`;
       if (stats.buffered >= maxBuffered) details.buffer = 'full: dropping rows';
       return { alive: !closed, ready: !closed && lastError === null, details };
     },
     async close(timeoutMs: number = 10_000): Promise<void> {
       if (closed) return;
+      if (commitTimer) clearInterval(commitTimer);
+      let finalMark: DeliveryMark | null = null;
+      if (checkpoints) {
+        // The final mark is taken while this member still owns its partitions; rows delivered after
+        // it are ignored here and, not being committed, go to the next instance.
+        accepting = false;
+        finalMark = bus.deliveryMark!(group);
+      }
+      const ok = await Promise.race([flush().then(() => true), sleep(timeoutMs).then(() => false)]);
+      if (ok && finalMark) await Promise.race([commitMark(finalMark), sleep(timeoutMs)]);
       await Promise.allSettled(unsubs.map((u) => u()));
       closed = true;
       clearInterval(timer);
-      const ok = await Promise.race([flush().then(() => true), sleep(timeoutMs).then(() => false)]);
       if (!ok) {
         abandon = true;
         const lost = stats.buffered;
