@@ -113,7 +113,8 @@ export class FrontEnd {
   }
 
   sendTo(client: SimClient, text: string, stream = ''): void {
-    if (Date.now() < this.stalledUntil) {
+    // Until the stall timer has flushed the queue (a late timer must not let newer frames overtake queued ones).
+    if (this.stallTimer !== null || Date.now() < this.stalledUntil) {
       this.stallQueue.push({ client, text, stream });
       return;
     }
@@ -180,6 +181,7 @@ export class FrontEnd {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {
       this.stallTimer = null;
+      this.stalledUntil = 0; // timers may fire a hair before Date.now() reaches the deadline
       const q = this.stallQueue;
       this.stallQueue = [];
       for (const { client, text, stream } of q) this.sendTo(client, text, stream);

@@ -6,6 +6,7 @@ import type { ResyncReason } from './book-sync.ts';
 import { ManagedConnection } from './connection.ts';
 import { ingestMetrics as M } from './metrics.ts';
 import { SymbolFeed } from './symbol-feed.ts';
+import { assertWellFormed } from './well-formed.ts';
 import { marketInfo, type MarketInfo } from '../metadata/index.ts';
 
 /**
@@ -294,6 +295,8 @@ export class VenueSession {
     let msgs: VenueMessage[];
     try {
       msgs = this.adapter.parse(text, this.ctx);
+      // NaN, non-positive prices, negative sizes, impossible times: a parse error, never published.
+      assertWellFormed(msgs);
     } catch (err) {
       this.onParseError(conn, text, err);
       return;
@@ -438,6 +441,7 @@ export class VenueSession {
       this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: recvTs, url, ok: true, text: body });
       this.pinned = recvTs;
       const snap = rest.parse(body, symbol, { ...this.ctx, recvTs });
+      assertWellFormed([snap]);
       this.retries.delete(symbol);
       if (feed.sync.state === 'awaiting') feed.onSnapshot(snap, 'rest', recvTs);
     } catch (err) {

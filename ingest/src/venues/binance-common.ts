@@ -20,7 +20,9 @@ export function combinedStreamUrl(wsBase: string, path: string, streams: readonl
 }
 
 const STREAM_RE = /"stream":"([a-z0-9_]+)@(depth|aggTrade|trade|forceOrder|markPrice)/;
-const RAW_RE = /"e":"(depthUpdate|aggTrade|trade|forceOrder|markPriceUpdate)"[^{}]*?"s":"([A-Z0-9_]+)"/;
+// Bounded gap between "e" and "s" (they are neighbours): an unbounded lazy `[^{}]*?` made identify()
+// quadratic, so a 200 KB frame repeating `"e":"trade"` blocked the event loop for seconds (ingest/src/fuzz).
+const RAW_RE = /"e":"(depthUpdate|aggTrade|trade|forceOrder|markPriceUpdate)"[^{}]{0,256}?"s":"([A-Z0-9_]+)"/;
 const EVENT_CHANNEL: Record<string, Channel> = {
   depth: 'book',
   depthUpdate: 'book',

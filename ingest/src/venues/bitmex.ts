@@ -238,7 +238,8 @@ export function parseBitmex(text: string, ctx: ParseContext): VenueMessage[] {
     throw err;
   }
   if (typeof msg.table === 'string') {
-    const channel = TABLE_CHANNEL[msg.table];
+    // Own keys only: a `__proto__`/`constructor` table must not resolve to an Object.prototype member.
+    const channel = Object.hasOwn(TABLE_CHANNEL, msg.table) ? TABLE_CHANNEL[msg.table] : undefined;
     if (!channel) return [{ kind: 'control', action: 'ignore', detail: msg.table }];
     const action = str(msg.action, 'action');
     const out: VenueMessage[] = [];
@@ -273,7 +274,7 @@ export function parseBitmex(text: string, ctx: ParseContext): VenueMessage[] {
     const args = (msg.request as { args?: unknown[] } | undefined)?.args;
     const topic = Array.isArray(args) && args.length === 1 && typeof args[0] === 'string' ? args[0] : '';
     const [table, vs] = topic.split(':');
-    return [{ kind: 'error', symbol: vs ? (ctx.symbolOf(vs) ?? null) : null, channel: TABLE_CHANNEL[table] ?? null, reason: String(msg.error) }];
+    return [{ kind: 'error', symbol: vs ? (ctx.symbolOf(vs) ?? null) : null, channel: Object.hasOwn(TABLE_CHANNEL, table) ? TABLE_CHANNEL[table] : null, reason: String(msg.error) }];
   }
   return [{ kind: 'control', action: 'ignore', detail: 'other' }];
 }

@@ -272,7 +272,8 @@ export const okx: VenueAdapter = {
   parse: parseOkx,
   identify(text) {
     const m = ARG_RE.exec(text);
-    if (!m || !CHANNEL_OF[m[1]]) return null;
+    // Own keys only: `"channel":"constructor"` must not resolve to Object.prototype.constructor.
+    if (!m || !Object.hasOwn(CHANNEL_OF, m[1])) return null;
     return { venueSymbol: m[1] === 'index-tickers' ? `${m[2]}-SWAP` : m[2], channel: CHANNEL_OF[m[1]] };
   },
 };

@@ -5,19 +5,35 @@ import { VenueParseError, type Channel } from '../sync/adapter.ts';
 
 export function num(value: unknown, what: string, symbol: string | null = null, channel: Channel | null = null): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.length > 0 ? Number(value) : NaN;
-  if (!Number.isFinite(n)) throw new VenueParseError(`${what}: not a number (${JSON.stringify(value)})`, symbol, channel);
+  if (!Number.isFinite(n)) throw new VenueParseError(`${what}: not a number (${describe(value)})`, symbol, channel);
   return n;
 }
 
-/** Integer epoch ms (schemas require integers). */
+/**
+ * A bad value for an error message: bounded, and never JSON.stringify of a hostile structure (a
+ * deeply nested value overflows the stack, a huge one costs memory). Found by ingest/src/fuzz.
+ */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value !== null && typeof value === 'object') return 'object';
+  return String(value);
+}
+
+/** The valid JS Date range: a time outside it cannot be formatted, stored or compared sensibly. */
+const MAX_EPOCH_MS = 8.64e15;
+
+/** Integer epoch ms (schemas require integers), within 0 … the Date range. */
 export function ms(value: unknown, what: string, symbol: string | null = null, channel: Channel | null = null): number {
-  return Math.trunc(num(value, what, symbol, channel));
+  const t = Math.trunc(num(value, what, symbol, channel));
+  if (t < 0 || t > MAX_EPOCH_MS) throw new VenueParseError(`${what}: time out of range (${t})`, symbol, channel);
+  return t;
 }
 
 /** RFC 3339 / ISO 8601 time (`2026-09-16T05:20:00.123456789Z`, Coinbase and Kraken v2) → integer epoch ms; digits past ms are dropped. */
 export function isoMs(value: unknown, what: string, symbol: string | null = null, channel: Channel | null = null): number {
   const t = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (!Number.isFinite(t)) throw new VenueParseError(`${what}: not an RFC 3339 time (${JSON.stringify(value)})`, symbol, channel);
+  if (!Number.isFinite(t) || t < 0) throw new VenueParseError(`${what}: not an RFC 3339 time after 1970 (${describe(value)})`, symbol, channel);
   return t;
 }
 
@@ -71,6 +87,8 @@ export function str(value: unknown, what: string, symbol: string | null = null, 
 export function toBase(qty: number, contractSize: number, inverse = false, price = 1): number {
   if (contractSize === 1 && !inverse) return qty;
   const base = inverse ? (qty * contractSize) / price : qty * contractSize;
+  // A hostile price (5e-324) or size (1e308) overflows: never let Infinity into a book.
+  if (!Number.isFinite(base)) throw new VenueParseError(`size ${qty} at price ${price}: out of range`);
   return Number(base.toPrecision(12));
 }
 
