@@ -14,7 +14,7 @@ import { CALM, CASCADE_SECONDS, cascadeEffect, cascadeStarts, type CascadeEffect
  * The book is stationary: levels live on a grid of distance buckets from the touch (one tick wide
  * at the touch, widening to ~1 % of the 5 % range at the far end); order flow keeps about one
  * level per bucket (adds into empty buckets, cancels surplus levels, otherwise size changes), so
- * the 2 % depth fluctuates around `depthScale` × ~$50 M whatever the price does.
+ * the 2 % depth fluctuates around `depthScale` × ~$55 M per side whatever the price does.
  */
 
 export interface InstrumentSpec {
@@ -29,7 +29,7 @@ export interface InstrumentSpec {
   derivative: boolean;
   /** Inverse contracts: `lot` is in quote (USD per contract), so level sizes are set in quote. */
   inverse?: boolean;
-  /** Book size multiplier (1 ≈ $50 M within 2 % per side); default `defaultDepthScale(venue, asset)`. */
+  /** Book size multiplier (1 ≈ $55 M within 2 % per side); default `defaultDepthScale(venue, asset)`. */
   depthScale?: number;
 }
 
@@ -45,7 +45,7 @@ const VENUE_DEPTH: Partial<Record<VenueId, number>> = {
 };
 
 /**
- * Relative book size per venue and asset: BTC on Binance USD-M ≈ $80 M within 2 % per side, ETH
+ * Relative book size per venue and asset: BTC on Binance USD-M ≈ $89 M within 2 % per side, ETH
  * half that, SOL a sixth; other venues proportionally thinner.
  */
 export function defaultDepthScale(venue: VenueId, asset: string): number {
