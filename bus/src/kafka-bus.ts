@@ -257,10 +257,9 @@ class GroupConsumer {
       return;
     }
     const rewind = await this.bus.rewindOffsets([...this.topics].filter(([, s]) => s.fromBeginning).map(([t]) => t));
-    // Read before the consumer starts: with autoCommit a seek commits the rewound offset at once.
-    const committedBefore =
-      this.manualCommit || [...this.topics.values()].some((s) => s.fromBeginning) ? await this.bus.committedOffsets(this.groupId, [...this.topics.keys()]) : new Map<string, number>();
-    const logEnds = this.manualCommit ? await this.bus.logEndOffsets([...this.topics.keys()]) : new Map<string, number>();
+    // Read before the consumer starts: with autoCommit a seek commits the sought offset at once.
+    const committedBefore = await this.bus.committedOffsets(this.groupId, [...this.topics.keys()]);
+    const logEnds = await this.bus.logEndOffsets([...this.topics].filter(([, s]) => !s.fromBeginning).map(([t]) => t));
     const consumer = this.bus.kafka.consumer({
       groupId: this.groupId,
       partitionAssigners: [CoPartitionAssigner],
@@ -273,10 +272,14 @@ class GroupConsumer {
     });
     this.consumer = consumer;
     let joinedOnce = false;
+    /** Offsets read above are fresh only for the first join; later rebalances use the broker's commits. */
+    let firstJoin = true;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`Kafka consumer group ${this.groupId} did not join within 60 s`)), 60_000);
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const assignment = e.payload.memberAssignment as Record<string, number[]>;
+        const fresh = firstJoin;
+        firstJoin = false;
         const now = new Set(Object.entries(assignment).flatMap(([name, parts]) => parts.map((p) => `${name}/${p}`)));
         for (const [name, parts] of Object.entries(this.owned)) {
           for (const p of parts) {
@@ -299,7 +302,7 @@ class GroupConsumer {
               // Kept across a rebalance or a restart of this consumer: a manual-commit group resumes
               // after the last record delivered here, not at its (older) last commit.
               const d = this.delivered.get(k);
-              if (this.manualCommit && d) consumer.seek({ topic: name, partition: p, offset: String(d.offset) });
+              if (this.manualCommit && d && d.offset >= 0) consumer.seek({ topic: name, partition: p, offset: String(d.offset) });
               continue;
             }
             this.epochs.set(k, ++this.epochSeq);
@@ -310,15 +313,16 @@ class GroupConsumer {
             if (fromBeginning) {
               consumer.seek({ topic: name, partition: p, offset: rewind.get(k) ?? '-2' });
               if (c > 0) this.replayUntil.set(k, c);
-            } else if (this.manualCommit && c < 0) {
-              // A manual-commit group without a committed offset here starts at the log end as read
-              // before joining, and that position is committed by the first checkpoint even if no
-              // record arrives: a crash before the first record must not restart at "latest" and
-              // skip what was published in between.
+            } else if (fresh && c < 0) {
+              // No committed offset: start at the log end as read before joining, not at "latest" as
+              // kafkajs resolves it lazily — on a loaded broker or a fresh topic that can happen after
+              // subscribe() resolved, skipping records published in between. (With autoCommit the
+              // seek commits the position; a manual-commit group commits it at its first checkpoint
+              // even if no record arrives, so a crash before the first record skips nothing either.)
               const end = logEnds.get(k);
               if (end !== undefined) {
                 consumer.seek({ topic: name, partition: p, offset: String(end) });
-                this.delivered.set(k, { topic: name, partition: p, offset: end, epoch: this.epochSeq });
+                if (this.manualCommit) this.delivered.set(k, { topic: name, partition: p, offset: end, epoch: this.epochSeq });
               }
             }
           }
@@ -778,9 +782,24 @@ export class KafkaBus implements Bus {
   async committedOffsets(groupId: string, topics: readonly Topic[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (topics.length === 0) return out;
-    const res = await this.admin.fetchOffsets({ groupId, topics: topics.map((t) => this.topicName(t)) });
+    const res = await this.adminRetry(() => this.admin.fetchOffsets({ groupId, topics: topics.map((t) => this.topicName(t)) }));
     for (const t of res) for (const p of t.partitions) out.set(`${t.topic}/${p.partition}`, Number(p.offset));
     return out;
+  }
+
+  /**
+   * Offset look-ups right after topic creation can meet "not the leader for that topic-partition"
+   * until leadership has propagated; retried for up to ~10 s.
+   */
+  private async adminRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= 12 || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   /** Log-end offsets by `${topic}/${partition}`. */
@@ -788,7 +807,7 @@ export class KafkaBus implements Bus {
     const out = new Map<string, number>();
     for (const topic of topics) {
       const name = this.topicName(topic);
-      for (const p of await this.admin.fetchTopicOffsets(name)) out.set(`${name}/${p.partition}`, Number(p.high));
+      for (const p of await this.adminRetry(() => this.admin.fetchTopicOffsets(name))) out.set(`${name}/${p.partition}`, Number(p.high));
     }
     return out;
   }
@@ -804,7 +823,7 @@ export class KafkaBus implements Bus {
       const rewind = this.opts.rewindMs?.[topic];
       if (rewind === undefined) continue;
       const name = this.topicName(topic);
-      const byTs = await this.admin.fetchTopicOffsetsByTimestamp(name, Date.now() - rewind);
+      const byTs = await this.adminRetry(() => this.admin.fetchTopicOffsetsByTimestamp(name, Date.now() - rewind));
       for (const p of byTs) out.set(`${name}/${p.partition}`, Number(p.offset) >= 0 ? p.offset : '-1');
     }
     return out;

@@ -104,6 +104,36 @@ export class BookSide {
     this.segQuote[j] = tq;
   }
 
+  /**
+   * Two adds to segment j in one pass (an in-place size change: remove the old contribution, add the
+   * new one). The same TwoSum sequence as two addSeg calls, so bit-identical results, but each
+   * segment word is loaded and stored once.
+   */
+  private addSeg2(j: number, base1: number, quote1: number, base2: number, quote2: number): void {
+    let sb = this.segBase[j];
+    let cb = this.segBaseC[j];
+    let t = sb + base1;
+    let v = t - sb;
+    cb += sb - (t - v) + (base1 - v);
+    sb = t;
+    t = sb + base2;
+    v = t - sb;
+    cb += sb - (t - v) + (base2 - v);
+    this.segBase[j] = t;
+    this.segBaseC[j] = cb;
+    let sq = this.segQuote[j];
+    let cq = this.segQuoteC[j];
+    t = sq + quote1;
+    v = t - sq;
+    cq += sq - (t - v) + (quote1 - v);
+    sq = t;
+    t = sq + quote2;
+    v = t - sq;
+    cq += sq - (t - v) + (quote2 - v);
+    this.segQuote[j] = t;
+    this.segQuoteC[j] = cq;
+  }
+
   private clearSegIfEmpty(j: number): void {
     const inner = j === 0 ? 0 : this.cnt[j - 1];
     if (this.cnt[j] === inner) {
@@ -148,8 +178,7 @@ export class BookSide {
         this.sizes[i] = size;
         if (j < BAND_COUNT) {
           // Two exact-compensated adds: `size − old` itself would round when the sizes differ in scale.
-          this.addSeg(j, -old, -price * old);
-          this.addSeg(j, size, price * size);
+          this.addSeg2(j, -old, -price * old, size, price * size);
         }
       }
       return true;
