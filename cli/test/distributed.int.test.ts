@@ -27,9 +27,24 @@ let sim: SimulatedVenues;
 let ch: ClickHouseClient;
 const stages: StageProcess[] = [];
 let gatewayUrl = '';
+let ingestOpsUrl = '';
 
 function stageArgs(): string[] {
   return ['--kafka', kafka, '--topic-prefix', `${run}.`];
+}
+
+let engineOpsUrl = '';
+
+/** Sum of every sample of a metric (all label sets), `_count` for histograms. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const name = line.slice(0, line.search(/[{ ]/));
+    sums.set(name, (sums.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return sums;
 }
 
 function startEngine(): StageProcess {
@@ -58,13 +73,14 @@ beforeAll(async () => {
   sim = await startSimulatedVenues({ venues: [VENUE], symbols: { [VENUE]: [SYMBOL] }, scenario: 'calm', seed: 11, paused: true });
   const ep = sim.endpoints[VENUE]!;
   const engine = startEngine();
+  engineOpsUrl = (await engine.waitFor(/health and metrics on (http:\/\/\S+?)\/healthz/))[1];
   const gateway = startStage('gateway', ['gateway', ...stageArgs(), '--port', '0', '--clickhouse', clickhouse, '--clickhouse-db', db]);
   stages.push(gateway);
   await engine.waitFor(/health and metrics on/);
   gatewayUrl = (await gateway.waitFor(/gateway listening on (http:\/\/\S+)/))[1];
   const ingest = startStage('ingest', ['ingest', ...stageArgs(), '--venues', VENUE, '--symbols', SYMBOL, '--rest-url', `${VENUE}=${ep.restUrl}`, '--ws-url', `${VENUE}=${ep.wsUrl}`, '--port', '0']);
   stages.push(ingest);
-  await ingest.waitFor(/health and metrics on/);
+  ingestOpsUrl = (await ingest.waitFor(/health and metrics on (http:\/\/\S+?)\/healthz/))[1];
 }, 240_000);
 
 afterAll(async () => {
@@ -107,7 +123,7 @@ describe('three processes over Kafka, history in ClickHouse', () => {
     await engine.kill('SIGKILL');
     await sleep(2_000);
     const restarted = startEngine();
-    await restarted.waitFor(/health and metrics on/);
+    engineOpsUrl = (await restarted.waitFor(/health and metrics on (http:\/\/\S+?)\/healthz/))[1];
     await sleep(6_000);
     sim.market.pause();
 
@@ -138,4 +154,50 @@ describe('three processes over Kafka, history in ClickHouse', () => {
     expect(bad.status).toBe(400);
     client.close();
   });
+
+  it('exposes health and metrics on every process, and the metrics move', async () => {
+    for (const url of [ingestOpsUrl, engineOpsUrl, gatewayUrl]) {
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect([200, 503]).toContain((await fetch(`${url}/readyz`)).status);
+    }
+    const watcher = await connectStream(`${gatewayUrl.replace(/^http/, 'ws')}/v1/stream`);
+    watcher.send({ op: 'subscribe', channels: ['depth', 'trades'], venues: ['*'], symbols: ['*'] });
+    const before = await Promise.all([scrape(ingestOpsUrl), scrape(engineOpsUrl), scrape(gatewayUrl)]);
+    sim.market.resume();
+    await sleep(3_000);
+    sim.faults(VENUE).sequenceGap(SYMBOL);
+    await sleep(3_000);
+    sim.faults(VENUE).disconnectAll();
+    await watcher.next((m) => m.type === 'depth' && (m.ts as number) > Date.now() - 2_000, 30_000);
+    await sleep(6_000);
+    const after = await Promise.all([scrape(ingestOpsUrl), scrape(engineOpsUrl), scrape(gatewayUrl)]);
+    const moving: [number, string][] = [
+      [0, 'depthwatch_ingest_messages_total'],
+      [0, 'depthwatch_ingest_bytes_total'],
+      [0, 'depthwatch_ingest_resyncs_total'],
+      [0, 'depthwatch_ingest_gaps_total'],
+      [0, 'depthwatch_ingest_reconnects_total'],
+      [0, 'depthwatch_ingest_feed_lag_seconds_count'],
+      [0, 'depthwatch_bus_produced_total'],
+      [1, 'depthwatch_bus_consumed_total'],
+      [1, 'depthwatch_engine_events_total'],
+      [1, 'depthwatch_engine_processing_seconds_count'],
+      [1, 'depthwatch_engine_depth_published_total'],
+      [1, 'depthwatch_sink_rows_inserted_total'],
+      [1, 'depthwatch_sink_batches_total'],
+      [1, 'depthwatch_sink_insert_latency_seconds_count'],
+      [1, 'depthwatch_bus_produced_total'],
+      [2, 'depthwatch_bus_consumed_total'],
+      [2, 'depthwatch_gateway_messages_sent_total'],
+      [2, 'depthwatch_gateway_bytes_sent_total'],
+      [2, 'depthwatch_gateway_frames_sent_total'],
+      [2, 'depthwatch_process_cpu_seconds_total'],
+    ];
+    const stuck = moving.filter(([i, name]) => !((after[i].get(name) ?? 0) > (before[i].get(name) ?? 0))).map(([i, name]) => `${['ingest', 'engine', 'gateway'][i]}:${name}`);
+    expect(stuck).toEqual([]);
+    for (const gaugeName of ['depthwatch_gateway_connections', 'depthwatch_engine_books', 'depthwatch_bus_consumer_lag', 'depthwatch_sink_buffered_rows']) {
+      expect([...after[1].keys(), ...after[2].keys()]).toContain(gaugeName);
+    }
+    watcher.close();
+  }, 120_000);
 });

@@ -11,7 +11,13 @@ export interface ApiKeyConfig {
 
 /** Every limit of the gateway. Defaults in DEFAULT_GATEWAY_CONFIG; documented in docs/protocol.md. */
 export interface GatewayConfig {
-  /** Coalescing tick: each client gets at most one frame per tick. */
+  /**
+   * Minimum interval between two frames to one connection (ms). Frames are not sent on a fixed
+   * tick: a connection's pending messages are flushed right after the event-loop turn in which they
+   * were queued (setImmediate), so everything arriving in one I/O turn coalesces into one frame,
+   * and then at most once per tickMs; under load a flush pass takes longer and the next one picks
+   * up everything queued meanwhile (natural batching).
+   */
   tickMs: number;
   maxConnections: number;
   /** Active subscriptions (one per accepted `subscribe`) per connection. */
@@ -57,7 +63,7 @@ export interface GatewayConfig {
 }
 
 export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
-  tickMs: 25,
+  tickMs: 2,
   maxConnections: 5000,
   maxSubscriptionsPerConnection: 64,
   maxFilterItems: 256,

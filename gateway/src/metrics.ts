@@ -6,7 +6,7 @@ export const gatewayMetrics = {
   subscriptions: gauge({ name: 'depthwatch_gateway_subscriptions', help: 'Active stream subscriptions' }),
   messagesSent: counter({ name: 'depthwatch_gateway_messages_sent_total', help: 'Messages delivered to clients (inside frames)' }),
   bytesSent: counter({ name: 'depthwatch_gateway_bytes_sent_total', help: 'WebSocket payload bytes written to clients' }),
-  framesSent: counter({ name: 'depthwatch_gateway_frames_sent_total', help: 'WebSocket frames written to clients (one per client per tick at most)' }),
+  framesSent: counter({ name: 'depthwatch_gateway_frames_sent_total', help: 'WebSocket frames written to clients (at most one per client per flush pass)' }),
   conflated: counter<'channel'>({
     name: 'depthwatch_gateway_conflated_total',
     help: 'Updates replaced by a newer one for the same stream before delivery (per client)',

@@ -3,8 +3,39 @@ import type { GatewayConfig } from '../config.ts';
 import { gatewayMetrics as m } from '../metrics.ts';
 import { serializeDropped, serializeError, type Channel, type Filter } from './protocol.ts';
 
-const COMMA = Buffer.from(',');
-const FRAME_END = Buffer.from(']}');
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Metric deltas accumulated by every connection and folded into Prometheus once per flush pass by
+ * the hub (a labelled inc per message or per frame is too costly at fan-out rates).
+ */
+export const pendingMetrics = {
+  frames: 0,
+  messages: 0,
+  bytes: 0,
+  conflated: new Map<Channel, number>(),
+  dropped: new Map<Channel, number>(),
+};
+
+export function foldPendingMetrics(): void {
+  const p = pendingMetrics;
+  if (p.frames > 0) {
+    m.framesSent.inc(p.frames);
+    m.messagesSent.inc(p.messages);
+    m.bytesSent.inc(p.bytes);
+    p.frames = p.messages = p.bytes = 0;
+  }
+  if (p.conflated.size > 0) {
+    for (const [ch, n] of p.conflated) m.conflated.inc({ channel: ch }, n);
+    p.conflated.clear();
+  }
+  if (p.dropped.size > 0) {
+    for (const [ch, n] of p.dropped) m.dropped.inc({ channel: ch }, n);
+    p.dropped.clear();
+  }
+}
 
 /** One queued message: a shared, already serialized buffer (never copied per client until the frame is built). */
 interface Item {
@@ -24,7 +55,7 @@ export interface Subscription {
 export type CloseReason = 'slow' | 'dead' | 'shutdown';
 
 /**
- * Per-connection state: subscriptions, the pending queue of the current tick, the request token
+ * Per-connection state: subscriptions, the queue of messages not yet written, the request token
  * bucket and the slow-consumer bookkeeping. Frames: `{"cseq":N,"msgs":[m0,m1,…]}` where message
  * i of the frame has per-connection sequence number N+i (first message of a connection: cseq 1).
  */
@@ -46,9 +77,12 @@ export class ClientConn {
   private tokens: number;
   private lastRefill: number;
   lastRateErrorAt = -Infinity;
-  /** Local counters folded into Prometheus once per tick (labelled inc is too costly per message). */
-  readonly conflatedByChannel = new Map<Channel, number>();
-  readonly droppedByChannel = new Map<Channel, number>();
+  /** performance.now() of the last frame written (minimum interval between frames: cfg.tickMs). */
+  lastFrameAt = -Infinity;
+  /** True while the hub holds this connection in its flush set (see StreamHub.wake). */
+  scheduled = false;
+  /** Called when the connection goes from nothing pending to something pending. */
+  onPending: ((c: ClientConn) => void) | null = null;
   // Stats for tests and /debug.
   framesSent = 0;
   bytesSent = 0;
@@ -112,33 +146,35 @@ export class ClientConn {
     }
     if (this.oldestT0 < 0) this.oldestT0 = t0;
     this.items.push({ buf, channel, slot: slot !== null, control: !!opts?.control });
+    if (!this.scheduled && this.onPending) this.onPending(this);
   }
 
   countConflated(channel: Channel, n: number): void {
     this.conflatedTotal += n;
-    this.conflatedByChannel.set(channel, (this.conflatedByChannel.get(channel) ?? 0) + n);
+    const c = pendingMetrics.conflated;
+    c.set(channel, (c.get(channel) ?? 0) + n);
+  }
+
+  private countDropped(channel: Channel, n: number): void {
+    this.droppedTotal += n;
+    const d = pendingMetrics.dropped;
+    d.set(channel, (d.get(channel) ?? 0) + n);
   }
 
   private drop(channel: Channel, n: number): void {
-    this.droppedTotal += n;
-    this.droppedByChannel.set(channel, (this.droppedByChannel.get(channel) ?? 0) + n);
+    this.countDropped(channel, n);
     const idx = this.notices.get(channel);
     if (idx !== undefined) this.items[idx].dropped! += n;
     else {
       this.notices.set(channel, this.items.length);
       this.items.push({ buf: null, channel, slot: false, control: false, dropped: n });
+      if (!this.scheduled && this.onPending) this.onPending(this);
     }
   }
 
-  foldMetrics(): void {
-    for (const [ch, n] of this.conflatedByChannel) m.conflated.inc({ channel: ch }, n);
-    this.conflatedByChannel.clear();
-    for (const [ch, n] of this.droppedByChannel) m.dropped.inc({ channel: ch }, n);
-    this.droppedByChannel.clear();
-  }
-
   /**
-   * Called once per tick. Writes every pending message as ONE frame unless the socket already
+   * Called by the hub's flush pass (at most once per cfg.tickMs per connection). Writes every
+   * pending message as ONE frame unless the socket already
    * holds more than softBufferBytes, in which case the client is behind: nothing is written,
    * conflatable messages keep conflating, the rest queue up to maxPendingBytes and are then dropped
    * with a notice. Returns 'slow' when the client must be disconnected.
@@ -154,35 +190,63 @@ export class ClientConn {
     }
     this.behindSince = null;
     if (this.items.length === 0) return 'ok';
-    const frame = this.buildFrame();
+    const frame = this.buildFrame(null);
     this.ws.send(frame, { binary: false });
+    this.lastFrameAt = now;
     if (this.oldestT0 >= 0) m.fanoutLatency.observe((performance.now() - this.oldestT0) / 1000);
     this.resetQueue();
     return 'ok';
   }
 
-  private buildFrame(extra: Buffer[] = []): Buffer {
-    const parts: Buffer[] = [];
-    parts.push(Buffer.from(`{"cseq":${this.cseq},"msgs":[`));
+  /**
+   * The frame in one allocation of its exact length: envelope, the shared message buffers joined
+   * with commas, `]}` (no intermediate parts list, no Buffer.concat).
+   */
+  private buildFrame(extra: Buffer | null): Buffer {
+    const items = this.items;
+    const head = `{"cseq":${this.cseq},"msgs":[`;
+    let total = head.length + 2; // envelope (ASCII) + `]}`
     let count = 0;
-    const add = (b: Buffer) => {
-      if (count > 0) parts.push(COMMA);
-      parts.push(b);
-      count++;
-    };
-    for (const it of this.items) {
-      if (it.dropped !== undefined) add(Buffer.from(serializeDropped({ type: 'dropped', channel: it.channel!, count: it.dropped })));
-      else if (it.buf) add(it.buf);
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (it.dropped !== undefined) {
+        // Notices are serialized now (their count may have grown while pending).
+        it.buf = Buffer.from(serializeDropped({ type: 'dropped', channel: it.channel!, count: it.dropped }));
+      }
+      if (it.buf) {
+        total += it.buf.length;
+        count++;
+      }
     }
-    for (const b of extra) add(b);
-    parts.push(FRAME_END);
-    const frame = Buffer.concat(parts);
+    if (extra) {
+      total += extra.length;
+      count++;
+    }
+    if (count > 1) total += count - 1; // commas
+    const frame = Buffer.allocUnsafe(total);
+    let off = frame.write(head, 0, 'latin1');
+    let first = true;
+    for (let i = 0; i < items.length; i++) {
+      const b = items[i].buf;
+      if (!b) continue;
+      if (!first) frame[off++] = COMMA;
+      first = false;
+      frame.set(b, off);
+      off += b.length;
+    }
+    if (extra) {
+      if (!first) frame[off++] = COMMA;
+      frame.set(extra, off);
+      off += extra.length;
+    }
+    frame[off++] = CLOSE_BRACKET;
+    frame[off] = CLOSE_BRACE;
     this.cseq += count;
     this.framesSent++;
-    this.bytesSent += frame.length;
-    m.framesSent.inc();
-    m.messagesSent.inc(count);
-    m.bytesSent.inc(frame.length);
+    this.bytesSent += total;
+    pendingMetrics.frames++;
+    pendingMetrics.messages += count;
+    pendingMetrics.bytes += total;
     return frame;
   }
 
@@ -208,13 +272,12 @@ export class ClientConn {
       if (it.dropped !== undefined) counts.set(it.channel, (counts.get(it.channel) ?? 0) + it.dropped);
       else if (it.buf && !it.slot && !it.control) {
         counts.set(it.channel, (counts.get(it.channel) ?? 0) + 1);
-        this.droppedTotal++;
-        this.droppedByChannel.set(it.channel, (this.droppedByChannel.get(it.channel) ?? 0) + 1);
+        this.countDropped(it.channel, 1);
       }
     }
     this.items = [...counts].map(([channel, n]) => ({ buf: null, channel, slot: false, control: false, dropped: n }));
     const err = Buffer.from(serializeError({ type: 'error', code: 'slow_consumer', message: reason }));
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(this.buildFrame([err]), { binary: false });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(this.buildFrame(err), { binary: false });
     this.resetQueue();
     this.close(4001, 'slow consumer');
     m.slowDisconnects.inc();

@@ -5,7 +5,7 @@ import type { Logger } from '@depthwatch/ops';
 import { assetOf, serializeEvent, streamKey, type Alert, type AnyEvent, type BookEvent, type Bus, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
 import type { GatewayConfig } from '../config.ts';
 import { gatewayMetrics as m } from '../metrics.ts';
-import { ClientConn } from './client.ts';
+import { ClientConn, foldPendingMetrics } from './client.ts';
 import {
   CHANNELS,
   RequestError,
@@ -36,7 +36,7 @@ interface BookState {
   ts: number;
   seq: number;
   synced: boolean;
-  /** Book events applied since the last tick (source-level coalescing). */
+  /** Book events applied since the last flush pass (source-level coalescing). */
   events: number;
   t0: number;
 }
@@ -67,8 +67,12 @@ export interface ClientStats {
 
 /**
  * The fan-out core: keeps the latest state per stream (for snapshot-on-subscribe), serializes each
- * update once into a shared Buffer, queues it on every matching client and, once per tick, lets
- * every client write its queue as one frame.
+ * update once into a shared Buffer and queues it on every matching client. Queuing something on a
+ * client with nothing pending puts it in the flush set and schedules a flush pass with
+ * setImmediate, i.e. right after the current event-loop turn: everything that arrives in the same
+ * I/O turn goes out as one frame per client. A client is written at most once per cfg.tickMs
+ * (minimum interval; a client inside it waits for a timer), and under load batching is natural:
+ * whatever is queued while a pass runs is picked up by the next pass.
  */
 export class StreamHub {
   readonly clients = new Set<ClientConn>();
@@ -82,7 +86,17 @@ export class StreamHub {
   private readonly statuses = new Map<string, Latest<FeedStatus>>();
   private readonly openAlerts = new Map<string, Latest<Alert>>();
   private unsubscribers: (() => Promise<void>)[] = [];
-  private tickTimer: NodeJS.Timeout | null = null;
+  /** Clients with something pending, or behind (socket buffer above softBufferBytes). */
+  private readonly flushSet = new Set<ClientConn>();
+  private passImmediate: NodeJS.Immediate | null = null;
+  private passTimer: NodeJS.Timeout | null = null;
+  private passTimerDue = Infinity;
+  private running = false;
+  private readonly wake = (c: ClientConn): void => {
+    c.scheduled = true;
+    this.flushSet.add(c);
+    this.schedulePass();
+  };
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private readonly hello: Buffer;
   attached = false;
@@ -121,14 +135,18 @@ export class StreamHub {
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => this.tick(), this.cfg.tickMs);
+    this.running = true;
     this.keepaliveTimer = setInterval(() => this.keepalive(), this.cfg.keepaliveMs);
+    if (this.flushSet.size > 0 || this.dirtyBooks.size > 0) this.schedulePass();
   }
 
   async stop(): Promise<void> {
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.running = false;
+    if (this.passImmediate) clearImmediate(this.passImmediate);
+    if (this.passTimer) clearTimeout(this.passTimer);
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    this.tickTimer = this.keepaliveTimer = null;
+    this.passImmediate = this.passTimer = this.keepaliveTimer = null;
+    this.passTimerDue = Infinity;
     const unsubs = this.unsubscribers;
     this.unsubscribers = [];
     this.attached = false;
@@ -140,6 +158,7 @@ export class StreamHub {
 
   addClient(ws: WebSocket, keyName: string | null, remote: string): ClientConn {
     const c = new ClientConn(this.nextClientId++, ws, this.cfg, keyName, remote, performance.now());
+    c.onPending = this.wake;
     this.clients.add(c);
     this.nextSubId.set(c, 1);
     m.connections.inc();
@@ -147,7 +166,11 @@ export class StreamHub {
     ws.on('pong', () => {
       c.alive = true;
     });
-    ws.on('error', (err) => this.log.debug({ err, client: c.id }, 'client socket error'));
+    ws.on('error', (err) => {
+      // A frame above hardMaxMessageBytes: ws closes the connection with 1009; count the refusal too.
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') m.refused.inc({ reason: 'frame_too_large' });
+      this.log.debug({ err, client: c.id }, 'client socket error');
+    });
     ws.once('close', () => this.removeClient(c));
     c.enqueue(null, null, this.hello, performance.now(), { control: true });
     return c;
@@ -156,11 +179,14 @@ export class StreamHub {
   private removeClient(c: ClientConn): void {
     if (!this.clients.delete(c)) return;
     c.closing = true;
+    c.onPending = null;
+    this.flushSet.delete(c);
+    c.scheduled = false;
     m.connections.dec();
     this.subscriptionCount -= c.subs.size;
     m.subscriptions.dec(c.subs.size);
     c.subs.clear();
-    c.foldMetrics();
+    foldPendingMetrics();
     this.matchCache.clear();
   }
 
@@ -397,9 +423,10 @@ export class StreamHub {
     if (st.events === 0) st.t0 = performance.now();
     st.events++;
     this.dirtyBooks.add(key);
+    this.schedulePass();
   }
 
-  /** Book messages are built per tick: one serialization per (stream, distinct depth N among subscribers). */
+  /** Book messages are built per flush pass: one serialization per (stream, distinct depth N among subscribers). */
   private flushBooks(): void {
     if (this.dirtyBooks.size === 0) return;
     for (const key of this.dirtyBooks) {
@@ -423,13 +450,66 @@ export class StreamHub {
     this.dirtyBooks.clear();
   }
 
-  // ---------------------------------------------------------------- timers
+  // ---------------------------------------------------------------- flush scheduling
 
+  private schedulePass(): void {
+    if (this.passImmediate !== null || !this.running) return;
+    this.passImmediate = setImmediate(this.runPass);
+  }
+
+  private armPassTimer(due: number, now: number): void {
+    if (this.passTimer !== null) {
+      if (this.passTimerDue <= due) return;
+      clearTimeout(this.passTimer);
+    }
+    this.passTimerDue = due;
+    this.passTimer = setTimeout(this.runTimedPass, Math.max(0, due - now));
+  }
+
+  private readonly runPass = (): void => {
+    this.passImmediate = null;
+    this.pass(false);
+  };
+
+  private readonly runTimedPass = (): void => {
+    this.passTimer = null;
+    this.passTimerDue = Infinity;
+    this.pass(false);
+  };
+
+  /** Runs one flush pass now, ignoring the per-client minimum interval (tests). */
   tick(): void {
+    this.pass(true);
+  }
+
+  /**
+   * One flush pass: builds the dirty books' messages, then writes one frame to every client in the
+   * flush set that is due (last frame at least cfg.tickMs ago). Clients still inside their interval,
+   * and behind clients (rechecked every max(tickMs, 10 ms) so the slow-consumer clock runs and they
+   * resume as soon as their socket drains), stay in the set behind a timer. Metrics are folded
+   * once per pass.
+   */
+  private pass(force: boolean): void {
     this.flushBooks();
+    if (this.flushSet.size === 0) {
+      foldPendingMetrics();
+      return;
+    }
     const now = performance.now();
-    for (const c of this.clients) {
-      if (c.closing) continue;
+    const minGap = this.cfg.tickMs;
+    const soft = this.cfg.softBufferBytes;
+    let nextDue = Infinity;
+    for (const c of this.flushSet) {
+      if (c.closing) {
+        this.flushSet.delete(c);
+        c.scheduled = false;
+        continue;
+      }
+      if (!force && now - c.lastFrameAt < minGap && c.pendingCount > 0) {
+        const due = c.lastFrameAt + minGap;
+        if (due < nextDue) nextDue = due;
+        continue;
+      }
       if (c.flush(now) === 'slow') {
         const buffered = c.ws.bufferedAmount;
         const reason =
@@ -438,9 +518,23 @@ export class StreamHub {
             : `behind for more than ${this.cfg.slowDisconnectMs} ms (socket buffer ${buffered} bytes above ${this.cfg.softBufferBytes})`;
         this.log.info({ client: c.id, remote: c.remote, key: c.keyName, buffered, dropped: c.droppedTotal, conflated: c.conflatedTotal }, `disconnecting slow consumer: ${reason}`);
         c.disconnectSlow(`slow consumer: ${reason}`);
+        this.flushSet.delete(c);
+        c.scheduled = false;
+        continue;
       }
-      c.foldMetrics();
+      if (c.closing || c.ws.readyState !== c.ws.OPEN) {
+        this.flushSet.delete(c);
+        c.scheduled = false;
+      } else if (c.behindSince !== null || c.ws.bufferedAmount > soft) {
+        const due = now + Math.max(minGap, 10);
+        if (due < nextDue) nextDue = due;
+      } else if (c.pendingCount === 0) {
+        this.flushSet.delete(c);
+        c.scheduled = false;
+      }
     }
+    foldPendingMetrics();
+    if (nextDue !== Infinity && this.running) this.armPassTimer(nextDue, now);
   }
 
   private keepalive(): void {
