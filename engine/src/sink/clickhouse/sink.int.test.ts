@@ -178,7 +178,25 @@ describe('ClickHouse sink (real server)', () => {
     expect(t).toEqual({ n: String(total), ids: String(total) });
     const [d] = await rows<Record<string, string>>(client, `SELECT count() AS n FROM ${DB}.depth FINAL WHERE run_id = 'restart'`);
     expect(d).toEqual({ n: String(total / 10) });
-    const [r] = await rows<Record<string, string>>(client, `SELECT countMerge(trades) AS n FROM ${DB}.ohlcv_1m WHERE run_id = 'restart'`);
-    expect(r).toEqual({ n: String(total) });
+    // Rollups: a view fires per insert, so a batch the server stored just as it went down may be missing
+    // from (or, re-sent, doubled in) the rollup: at most one batch off (docs/clickhouse.md, "Residual,
+    // rollups"). The documented rebuild from the exact raw table then restores the exact figure.
+    const rollupCount = async () => Number((await rows<{ n: string }>(client, `SELECT countMerge(trades) AS n FROM ${DB}.ohlcv_1m WHERE run_id = 'restart'`))[0].n);
+    expect(Math.abs((await rollupCount()) - total)).toBeLessThanOrEqual(500);
+    await client.command({ query: `ALTER TABLE ${DB}.ohlcv_1m DELETE WHERE run_id = 'restart'` });
+    const mutationDeadline = Date.now() + 30_000;
+    while (Date.now() < mutationDeadline) {
+      const [m] = await rows<{ n: string }>(client, `SELECT count() AS n FROM system.mutations WHERE database = '${DB}' AND table = 'ohlcv_1m' AND is_done = 0`);
+      if (m.n === '0') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await client.command({
+      query: `INSERT INTO ${DB}.ohlcv_1m
+  SELECT run_id, venue, symbol, toStartOfMinute(toDateTime(intDiv(ts_ms, 1000), 'UTC')) AS minute,
+    argMinState(price, ts_ms), maxState(price), minState(price), argMaxState(price, ts_ms),
+    sumState(amount), sumState(if(side = 'buy', amount, 0.)), sumState(price * amount), countState()
+  FROM ${DB}.trades FINAL WHERE run_id = 'restart' GROUP BY run_id, venue, symbol, minute`,
+    });
+    expect(await rollupCount()).toBe(total);
   }, 240_000);
 });

@@ -165,7 +165,9 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     await opts.bus.subscribe('md.liquidation', (e) => push('liquidations', liquidationRow(e, runId)), sub),
     await opts.bus.subscribe('md.ticker', (e) => push('tickers', tickerRow(e, runId)), sub),
     await opts.bus.subscribe('md.status', (e) => push('feed_status', statusRow(e, runId)), sub),
-    await opts.bus.subscribe('out.depth', (e) => push('depth', depthRow(e, runId)), sub),
+    // asset_depth (cross-venue aggregate, also on out.depth) is not stored: it is derivable from
+    // the per-venue depth rows; skipped explicitly (its bus offset still advances with the batch).
+    await opts.bus.subscribe('out.depth', (e) => (e.type === 'depth' ? push('depth', depthRow(e, runId)) : undefined), sub),
     await opts.bus.subscribe('out.alert', (e) => push('alerts', alertRow(e, runId)), sub),
   );
 
