@@ -36,7 +36,7 @@ export const TOPIC_EVENT_TYPES: Readonly<Record<Topic, readonly EventType[]>> = 
   'md.liquidation': ['liquidation'],
   'md.ticker': ['ticker'],
   'md.status': ['status'],
-  'out.depth': ['depth'],
+  'out.depth': ['depth', 'asset_depth'],
   'out.alert': ['alert'],
 };
 

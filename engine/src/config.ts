@@ -6,6 +6,11 @@
 export interface EngineConfig {
   /** Conflation: at most one out.depth per symbol per this many ms of event time. */
   depthIntervalMs: number;
+  /**
+   * Conflation of the cross-venue `asset_depth` on out.depth: at most one per asset per this many ms
+   * of event time. Assets are evaluated once per event-time second, so values below 1000 mean every second.
+   */
+  assetIntervalMs: number;
   /** Rolling window of the cascade detector, seconds. */
   windowSec: number;
   /** Horizon of baselines (EWMA time constant, p99 history, prior liquidation rate), seconds. */
@@ -44,6 +49,7 @@ export interface EngineConfig {
 
 export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   depthIntervalMs: 100,
+  assetIntervalMs: 1000,
   windowSec: 60,
   baselineSec: 1800,
   warmupSec: 30,

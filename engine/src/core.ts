@@ -1,10 +1,13 @@
 import {
   assetOf,
+  CAPACITY_BPS,
   parseSymbol,
   USD_LIKE_QUOTES,
   type Alert,
   type AlertEvidence,
   type AlertSeverity,
+  type AssetDepth,
+  type BlockCapacity,
   type BookEvent,
   type DepthMetrics,
   type FeedStatus,
@@ -13,7 +16,7 @@ import {
   type Trade,
 } from '@depthwatch/schemas';
 import { L2Book, type BookSideName } from './book/l2-book.ts';
-import { BAND_2PCT, computeDepthMetrics, isTwoSided } from './metrics/depth.ts';
+import { BAND_2PCT, blockCapacity, computeDepthMetrics, isTwoSided } from './metrics/depth.ts';
 import { SampleRing, SecondBuckets, SecondSeries, WarmEwma } from './metrics/rolling.ts';
 import { CascadeTracker, judge, type CascadeInput, type CascadeVerdict, type Transition } from './alerts/cascade.ts';
 import { FeedTracker } from './alerts/feed.ts';
@@ -28,6 +31,8 @@ const SIDES: readonly BookSideName[] = ['bid', 'ask'];
 export interface EngineOutput {
   depth(key: string, ev: DepthMetrics): void;
   alert(key: string, ev: Alert): void;
+  /** Cross-venue aggregate per asset, key `*:ASSET` (optional: absent = not published). */
+  assetDepth?(key: string, ev: AssetDepth): void;
 }
 
 export type DropReason = 'invalid' | 'no_snapshot' | 'late_liquidation';
@@ -36,6 +41,7 @@ export interface EngineCounters {
   events: Record<string, number>;
   dropped: Record<DropReason, number>;
   depthPublished: number;
+  assetDepthPublished: number;
   alerts: number;
 }
 
@@ -118,6 +124,9 @@ class AssetState {
   readonly trackers: [CascadeTracker, CascadeTracker] = [new CascadeTracker(), new CascadeTracker()];
   samples = 0;
   lastTs = 0;
+  /** asset_depth output sequence and event time of the last one published. */
+  depthSeq = 0;
+  lastPubTs = -Infinity;
   constructor(
     readonly asset: string,
     cfg: EngineConfig,
@@ -145,6 +154,7 @@ export class EngineCore {
     events: {},
     dropped: { invalid: 0, no_snapshot: 0, late_liquidation: 0 },
     depthPublished: 0,
+    assetDepthPublished: 0,
     alerts: 0,
   };
   /** Hooks for metrics. */
@@ -431,6 +441,18 @@ export class EngineCore {
       if (anyLive) a.samples++;
     }
 
+    // Pass 3b: cross-venue asset depth (before the baselines take this second's sample). Only the
+    // last evaluation second an event advances the clock to publishes, so a catch-up over an
+    // event-time gap yields one asset_depth per asset, not one per skipped second.
+    if (this.out.assetDepth && T + 1000 > this.clock) {
+      for (const a of this.assets.values()) {
+        if (T - a.lastPubTs < cfg.assetIntervalMs) continue;
+        const members = a.symbols.filter((s) => s.usdLike);
+        if (!members.some((s) => s.book !== null)) continue;
+        this.publishAssetDepth(a, members, T);
+      }
+    }
+
     // Pass 4: baselines (frozen on a side while an alert is open there, so a cascade does not become "normal").
     for (const s of this.symbols.values()) {
       if (Number.isNaN(s.spread)) continue;
@@ -455,6 +477,31 @@ export class EngineCore {
     for (const s of this.symbols.values()) {
       if (s.pending && T - s.lastPubTs >= cfg.depthIntervalMs) this.publishDepth(s);
     }
+  }
+
+  private publishAssetDepth(a: AssetState, members: SymbolState[], T: number): void {
+    const v = this.assetView(members, T / 1000);
+    a.lastPubTs = T;
+    a.depthSeq++;
+    const ev: AssetDepth = {
+      type: 'asset_depth',
+      venue: '*',
+      symbol: '*',
+      asset: a.asset,
+      ts: T,
+      seq: a.depthSeq,
+      venues: v.venues,
+      depth2PctBidQuote: v.depth2PctBidQuote,
+      depth2PctAskQuote: v.depth2PctAskQuote,
+      depth2PctBidBaseline: v.depth2PctBidBaseline,
+      depth2PctAskBaseline: v.depth2PctAskBaseline,
+      depthTruncated: v.depthTruncated,
+      liquidations: v.liquidations,
+      lowerBoundVenues: v.lowerBoundVenues,
+      capacity: v.capacity,
+    };
+    this.counters.assetDepthPublished++;
+    this.out.assetDepth!(`*:${a.asset}`, ev);
   }
 
   private priceMove(s: SymbolState, side: number, sec: number): number {
@@ -677,14 +724,18 @@ export class EngineCore {
   assetStats(asset: string): AssetStats | undefined {
     const a = this.assets.get(asset);
     if (!a) return undefined;
-    const members = a.symbols.filter((s) => s.usdLike);
+    return { asset, ts: a.lastTs, ...this.assetView(a.symbols.filter((s) => s.usdLike), this.nowSec()) };
+  }
+
+  /** Cross-venue sums over the live (two-sided, feed-healthy) books; flows over every member, windows ending at `sec`. */
+  private assetView(members: SymbolState[], sec: number): Omit<AssetStats, 'asset' | 'ts'> {
     const live = members.filter((s) => s.book && isTwoSided(s.book) && s.feedHealthy);
-    const sec = this.nowSec();
     let bid = 0;
     let ask = 0;
     let bidBase = 0;
     let askBase = 0;
     let nb = 0;
+    const capacity: BlockCapacity[] = [];
     for (const s of live) {
       bid += s.book!.bandQuote('bid', BAND_2PCT);
       ask += s.book!.bandQuote('ask', BAND_2PCT);
@@ -693,11 +744,16 @@ export class EngineCore {
         askBase += s.depthBase[1].value;
         nb++;
       }
+      blockCapacity(s.book!).forEach((c, i) => {
+        if (capacity[i]) {
+          capacity[i].buyQuote += c.buyQuote;
+          capacity[i].sellQuote += c.sellQuote;
+        } else capacity[i] = c;
+      });
     }
+    if (capacity.length === 0) for (const bps of CAPACITY_BPS) capacity.push({ bps, buyQuote: 0, sellQuote: 0 });
     const lb = new Set([...this.lowerBoundVenues(members, 0, sec), ...this.lowerBoundVenues(members, 1, sec)]);
     return {
-      asset,
-      ts: a.lastTs,
       venues: [...new Set(live.map((s) => s.venue))].sort(),
       symbols: live.map((s) => s.key).sort(),
       depth2PctBidQuote: bid,
@@ -707,6 +763,7 @@ export class EngineCore {
       depthTruncated: live.some((s) => s.book!.bandTruncated('bid', BAND_2PCT) || s.book!.bandTruncated('ask', BAND_2PCT)),
       liquidations: this.flows(members, sec),
       lowerBoundVenues: [...lb].sort(),
+      capacity,
     };
   }
 

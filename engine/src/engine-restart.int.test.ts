@@ -139,7 +139,7 @@ describe('engine restart on Kafka', () => {
     // Watch out.depth from now on (a private group sees only what is published after subscribing).
     const watcher = await newBus('watcher');
     const depth: DepthMetrics[] = [];
-    await watcher.subscribe('out.depth', (e) => depth.push(e));
+    await watcher.subscribe('out.depth', (e) => void (e.type === 'depth' && depth.push(e)));
 
     const bus2 = await newBus('engine-2', true);
     const second = await startEngine({ bus: bus2, group: GROUP });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import { serializeEvent, validateEvent, type Alert, type DepthMetrics, type Topic, type TopicEvents } from '@depthwatch/schemas';
+import { serializeEvent, validateEvent, type Alert, type AssetDepth, type DepthMetrics, type Topic, type TopicEvents } from '@depthwatch/schemas';
 import { startEngine, type EngineStage } from './engine.ts';
 import type { EngineConfig } from './config.ts';
 import { StreamBuilder, T0, calmStream, cascadeStream, type TopicEvent } from './test-streams.ts';
@@ -8,6 +8,7 @@ import { StreamBuilder, T0, calmStream, cascadeStream, type TopicEvent } from '.
 interface Run {
   engine: EngineStage;
   depth: { key: string; ev: DepthMetrics }[];
+  assets: { key: string; ev: AssetDepth }[];
   alerts: { key: string; ev: Alert }[];
   /** Every output in publish order, serialized. */
   lines: string[];
@@ -19,9 +20,10 @@ async function run(events: TopicEvent[], config: Partial<EngineConfig> = {}): Pr
     throw err;
   };
   const engine = await startEngine({ bus, config, timers: false });
-  const out: Run = { engine, depth: [], alerts: [], lines: [] };
+  const out: Run = { engine, depth: [], assets: [], alerts: [], lines: [] };
   await bus.subscribe('out.depth', (ev, key) => {
-    out.depth.push({ key, ev });
+    if (ev.type === 'asset_depth') out.assets.push({ key, ev });
+    else out.depth.push({ key, ev });
     out.lines.push(`${key} ${serializeEvent(ev)}`);
   });
   await bus.subscribe('out.alert', (ev, key) => {
@@ -231,7 +233,7 @@ describe('engine input handling', () => {
   it('conflates bursts and, in live mode, flushes the trailing update by wall clock', async () => {
     const bus = new MemoryBus();
     const depth: DepthMetrics[] = [];
-    await bus.subscribe('out.depth', (ev) => void depth.push(ev));
+    await bus.subscribe('out.depth', (ev) => void (ev.type === 'depth' && depth.push(ev)));
     const engine = await startEngine({ bus, timers: true, config: { depthIntervalMs: 50 } });
     const b = new StreamBuilder(5);
     const m = b.market('coinbase', 'ETH/USD', 3000, 0.01, 20, 1);

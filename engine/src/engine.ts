@@ -78,6 +78,10 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
     alert: (key, ev) => {
       if (!replaying) bus.publish('out.alert', key, ev);
     },
+    // Cross-venue aggregate (event-time conflated in the core); like alerts, not re-published while rebuilding.
+    assetDepth: (key, ev) => {
+      if (!replaying) bus.publish('out.depth', key, ev);
+    },
   });
   core.onDrop = (reason) => droppedTotal.labels(reason).inc();
   core.onBooks = (n) => booksGauge.set(n);

@@ -1,21 +1,14 @@
-import type { DepthMetrics } from '@depthwatch/schemas';
+import type { BlockCapacity, DepthMetrics, LiquidationFlowWindow } from '@depthwatch/schemas';
 
 /**
- * Engine-local views that go beyond the shared schema. Nothing here is published on the bus (the
- * bus carries schema-valid DepthMetrics / Alert only); these are what a schema extension would add
- * (see the proposal in engine/README.md) and are readable in-process through the engine handle.
+ * Engine-local views that go beyond the shared schema, readable in-process through the engine
+ * handle. The bus carries schema-valid DepthMetrics / AssetDepth / Alert only: the per-asset part
+ * of `AssetStats` is published as `asset_depth`; the rest is what a further schema extension would
+ * add (see the proposal in engine/README.md).
  */
 
-/** Liquidation flow over one rolling window; "long" = liquidated longs (they sell into the bids). */
-export interface LiquidationFlowWindow {
-  windowSec: number;
-  longNotional: number;
-  shortNotional: number;
-  longCount: number;
-  shortCount: number;
-  longLargest: number;
-  shortLargest: number;
-}
+/** Liquidation flow over one rolling window (the schema type, also carried by `asset_depth`). */
+export type { LiquidationFlowWindow };
 
 export interface DerivativesState {
   ts: number;
@@ -75,4 +68,6 @@ export interface AssetStats {
   liquidations: LiquidationFlowWindow[];
   /** Venues whose liquidation feed is sampled (lower bound) in the last window. */
   lowerBoundVenues: string[];
+  /** Block capacity summed across the live books, per bps. */
+  capacity: BlockCapacity[];
 }

@@ -188,5 +188,46 @@ export interface Alert {
   explanation: string;
 }
 
-export type OutputEvent = DepthMetrics | Alert;
+/** Liquidation flow over one rolling window; "long" = liquidated longs (they sell into the bids). */
+export interface LiquidationFlowWindow {
+  windowSec: number;
+  longNotional: number;
+  shortNotional: number;
+  longCount: number;
+  shortCount: number;
+  longLargest: number;
+  shortLargest: number;
+}
+
+/**
+ * Cross-venue aggregate of one asset over every symbol quoted in a USD-like currency, published on
+ * out.depth with key `*:ASSET` (conflated, at most once per engine `assetIntervalMs` of event time).
+ * `venue` and `symbol` are always '*' (like asset-scope alerts), so venue/symbol filters match it.
+ */
+export interface AssetDepth {
+  type: 'asset_depth';
+  venue: '*';
+  symbol: '*';
+  asset: string;
+  /** Evaluation time (whole second of event time); book state and flows are as of just before it. */
+  ts: number;
+  seq: number;
+  /** Venues with a live (two-sided, feed-healthy) book counted in the depth sums. */
+  venues: string[];
+  depth2PctBidQuote: number;
+  depth2PctAskQuote: number;
+  /** Sum of the per-symbol 2 % depth baselines; null before any baseline exists. */
+  depth2PctBidBaseline: number | null;
+  depth2PctAskBaseline: number | null;
+  /** Some counted book is shallower than the 2 % band: the sums are lower bounds. */
+  depthTruncated: boolean;
+  /** Windows of 10 s, 60 s and 300 s ending at `ts`, summed over every USD-like symbol. */
+  liquidations: LiquidationFlowWindow[];
+  /** Venues whose liquidation feed is sampled (lower bound) within the detector window. */
+  lowerBoundVenues: string[];
+  /** Block capacity summed across venues, per bps (CAPACITY_BPS). */
+  capacity: BlockCapacity[];
+}
+
+export type OutputEvent = DepthMetrics | AssetDepth | Alert;
 export type AnyEvent = MarketEvent | OutputEvent;

@@ -129,6 +129,38 @@ export const depthMetricsSchema = object('depth', {
   capacity: { type: 'array', items: capacity },
 });
 
+const flowWindow = {
+  type: 'object',
+  properties: {
+    windowSec: int,
+    longNotional: num,
+    shortNotional: num,
+    longCount: int,
+    shortCount: int,
+    longLargest: num,
+    shortLargest: num,
+  },
+  required: ['windowSec', 'longNotional', 'shortNotional', 'longCount', 'shortCount', 'longLargest', 'shortLargest'],
+  additionalProperties: false,
+} as const;
+
+export const assetDepthSchema = object('asset_depth', {
+  venue: { const: '*' },
+  symbol: { const: '*' },
+  asset: { type: 'string', minLength: 1, maxLength: 32 },
+  ts: int,
+  seq: int,
+  venues: { type: 'array', items: str },
+  depth2PctBidQuote: num,
+  depth2PctAskQuote: num,
+  depth2PctBidBaseline: nullableNum,
+  depth2PctAskBaseline: nullableNum,
+  depthTruncated: bool,
+  liquidations: { type: 'array', items: flowWindow },
+  lowerBoundVenues: { type: 'array', items: str },
+  capacity: { type: 'array', items: capacity },
+});
+
 const evidence = {
   type: 'object',
   properties: {
@@ -174,6 +206,7 @@ export const EVENT_SCHEMAS = {
   ticker: tickerSchema,
   status: feedStatusSchema,
   depth: depthMetricsSchema,
+  asset_depth: assetDepthSchema,
   alert: alertSchema,
 } as const;
 

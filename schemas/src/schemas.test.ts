@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assetOf, parseEvent, parseSymbol, serializeEvent, validateEvent, type BookDelta, type Liquidation } from './index.ts';
+import { assetOf, parseEvent, parseSymbol, serializeEvent, validateEvent, type AssetDepth, type BookDelta, type Liquidation } from './index.ts';
 
 const delta: BookDelta = {
   type: 'book_delta', venue: 'binance-futures', symbol: 'BTC/USDT:USDT', ts: 1, recvTs: 2, seq: 3,
@@ -11,6 +11,25 @@ describe('schemas', () => {
     const text = serializeEvent(delta);
     expect(JSON.parse(text)).toEqual(delta);
     expect(parseEvent(text)).toEqual(delta);
+  });
+
+  it('round-trips a cross-venue asset_depth event and allows it on out.depth only', () => {
+    const ev: AssetDepth = {
+      type: 'asset_depth', venue: '*', symbol: '*', asset: 'BTC', ts: 1_700_000_001_000, seq: 7,
+      venues: ['binance-futures', 'okx'], depth2PctBidQuote: 1.5e7, depth2PctAskQuote: 1.25e7,
+      depth2PctBidBaseline: 2e7, depth2PctAskBaseline: null, depthTruncated: true,
+      liquidations: [{ windowSec: 10, longNotional: 125_000.5, shortNotional: 0, longCount: 3, shortCount: 0, longLargest: 100_000, shortLargest: 0 }],
+      lowerBoundVenues: ['binance-futures'],
+      capacity: [{ bps: 10, buyQuote: 1e6, sellQuote: 2e6 }],
+    };
+    const text = serializeEvent(ev);
+    expect(JSON.parse(text)).toEqual(ev);
+    expect(parseEvent(text)).toEqual(ev);
+    expect(validateEvent(ev, ['depth', 'asset_depth'])).toEqual(ev);
+    expect(() => validateEvent(ev, ['alert'])).toThrow(/not allowed/);
+    expect(() => validateEvent({ ...ev, venue: 'okx' })).toThrow(/venue/);
+    expect(() => validateEvent({ ...ev, depth2PctAskBaseline: 'x' })).toThrow(/depth2PctAskBaseline/);
+    expect(() => validateEvent({ ...ev, liquidations: [{ windowSec: 10 }] })).toThrow(/liquidations/);
   });
 
   it('rejects wrong types with a message naming the field', () => {

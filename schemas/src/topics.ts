@@ -1,4 +1,4 @@
-import type { Alert, BookEvent, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade } from './events.ts';
+import type { Alert, AssetDepth, BookEvent, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade } from './events.ts';
 
 export interface TopicEvents {
   'md.book': BookEvent;
@@ -6,7 +6,7 @@ export interface TopicEvents {
   'md.liquidation': Liquidation;
   'md.ticker': Ticker;
   'md.status': FeedStatus;
-  'out.depth': DepthMetrics;
+  'out.depth': DepthMetrics | AssetDepth;
   'out.alert': Alert;
 }
 

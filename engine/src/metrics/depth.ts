@@ -58,6 +58,19 @@ export function isTwoSided(book: L2Book): boolean {
   return book.bids.n > 0 && book.asks.n > 0;
 }
 
+/** Block capacity of one two-sided book (the same figures as DepthMetrics.capacity). */
+export function blockCapacity(book: L2Book): BlockCapacity[] {
+  const mid = (book.bestBid() + book.bestAsk()) / 2;
+  return CAPACITY_BPS.map((bps, i) => {
+    const k = CAPACITY_BAND[i];
+    return {
+      bps,
+      buyQuote: k >= 0 ? book.asks.bandQuote(k) : sideCapacityQuote(book.asks, mid, bps),
+      sellQuote: k >= 0 ? book.bids.bandQuote(k) : sideCapacityQuote(book.bids, mid, bps),
+    };
+  });
+}
+
 /**
  * Every depth figure of one book. The caller guarantees `isTwoSided(book)`.
  * `ts` is the exchange time of the last book event applied, `seq` the output sequence.

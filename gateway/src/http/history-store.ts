@@ -80,7 +80,7 @@ export class MemoryHistoryStore implements HistoryStore {
   async attach(bus: Bus): Promise<void> {
     const opts = { group: `depthwatch-gateway-history-${process.pid}` };
     this.unsubs.push(
-      await bus.subscribe('out.depth', (e) => this.record('depth', e), opts),
+      await bus.subscribe('out.depth', (e) => void (e.type === 'depth' && this.record('depth', e)), opts), // asset_depth is not kept in history
       await bus.subscribe('md.liquidation', (e) => this.record('liquidations', e), opts),
       await bus.subscribe('md.trade', (e) => this.record('trades', e), opts),
       await bus.subscribe('out.alert', (e) => this.record('alerts', e), opts),

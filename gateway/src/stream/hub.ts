@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { RawData, WebSocket } from 'ws';
 import { L2Book } from '@depthwatch/engine/book/l2-book';
 import type { Logger } from '@depthwatch/ops';
-import { assetOf, serializeEvent, streamKey, type Alert, type AnyEvent, type BookEvent, type Bus, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
+import { assetOf, serializeEvent, streamKey, type Alert, type AnyEvent, type AssetDepth, type BookEvent, type Bus, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
 import type { GatewayConfig } from '../config.ts';
 import { gatewayMetrics as m } from '../metrics.ts';
 import { ClientConn, foldPendingMetrics } from './client.ts';
@@ -80,6 +80,8 @@ export class StreamHub {
   private readonly nextSubId = new WeakMap<ClientConn, number>();
   private readonly matchCache = new Map<string, Target[]>();
   private readonly depth = new Map<string, Latest<DepthMetrics>>();
+  /** Latest cross-venue asset_depth per asset (depth channel, venue and symbol '*'). */
+  private readonly assetDepth = new Map<string, Latest<AssetDepth>>();
   private readonly books = new Map<string, BookState>();
   private readonly dirtyBooks = new Set<string>();
   private readonly tickers = new Map<string, Latest<Ticker>>();
@@ -123,7 +125,7 @@ export class StreamHub {
       }
     };
     this.unsubscribers.push(
-      await bus.subscribe('out.depth', guard((e: DepthMetrics) => this.onDepth(e)), opts),
+      await bus.subscribe('out.depth', guard((e: DepthMetrics | AssetDepth) => (e.type === 'asset_depth' ? this.onAssetDepth(e) : this.onDepth(e))), opts),
       await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), opts),
       await bus.subscribe('md.trade', guard((e: Trade) => this.onPlain('trades', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.liquidation', guard((e: Liquidation) => this.onPlain('liquidations', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
@@ -305,6 +307,9 @@ export class StreamHub {
       for (const [k, l] of this.depth) {
         if (filterMatches(f, 'depth', l.event.venue, l.event.symbol, assetOf(l.event.symbol))) out.push({ channel: 'depth', slot: `d|${k}`, buf: this.bufOf(l) });
       }
+      for (const [asset, l] of this.assetDepth) {
+        if (filterMatches(f, 'depth', '*', '*', asset)) out.push({ channel: 'depth', slot: `d|*:${asset}`, buf: this.bufOf(l) });
+      }
     }
     if (has('book')) {
       for (const [k, b] of this.books) {
@@ -368,6 +373,14 @@ export class StreamHub {
     this.depth.set(key, latest);
     const targets = this.match('depth', e.venue, e.symbol, assetOf(e.symbol));
     if (targets.length) this.fanout('depth', `d|${key}`, targets, this.bufOf(latest));
+  }
+
+  /** Cross-venue aggregate: matched like an asset-scope alert (venue and symbol '*' match every filter; the asset filter applies). */
+  private onAssetDepth(e: AssetDepth): void {
+    const latest: Latest<AssetDepth> = { event: e, buf: null };
+    this.assetDepth.set(e.asset, latest);
+    const targets = this.match('depth', '*', '*', e.asset);
+    if (targets.length) this.fanout('depth', `d|*:${e.asset}`, targets, this.bufOf(latest));
   }
 
   private onTicker(e: Ticker): void {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
 import { registry } from '@depthwatch/ops';
 import { startGateway, type Gateway, type GatewayConfig } from '../index.ts';
+import type { AssetDepth } from '@depthwatch/schemas';
 import { TestClient, alertEvent, bookDelta, bookSnapshot, depthEvent, liquidationEvent, sleep, statusEvent, tickerEvent, tradeEvent, type Msg } from '../testing.ts';
 
 const BTC = 'BTC/USDT:USDT';
@@ -207,6 +208,38 @@ describe('gateway stream: snapshot on subscribe and unsubscribe', () => {
     expect((snap.find((m) => m.type === 'book')!.bids as unknown[]).length).toBe(4);
     expect(snap.find((m) => m.type === 'alert')!.id).toBe('open1');
     expect(c.of('trade')).toHaveLength(0);
+  });
+
+  it('delivers cross-venue asset_depth on the depth channel like an asset-scope alert, and snapshots the latest', async () => {
+    await start();
+    const ad = (asset: string, seq: number, bid: number): AssetDepth => ({
+      type: 'asset_depth', venue: '*', symbol: '*', asset, ts: 1_700_000_000_000 + seq * 1000, seq,
+      venues: ['bybit', 'okx'], depth2PctBidQuote: bid, depth2PctAskQuote: 2e6, depth2PctBidBaseline: 4e6, depth2PctAskBaseline: null,
+      depthTruncated: false, liquidations: [{ windowSec: 10, longNotional: 5e4, shortNotional: 0, longCount: 1, shortCount: 0, longLargest: 5e4, shortLargest: 0 }],
+      lowerBoundVenues: [], capacity: [{ bps: 10, buyQuote: 1e5, sellQuote: 2e5 }],
+    });
+    bus.publish('out.depth', '*:BTC', ad('BTC', 1, 3e6));
+    bus.publish('out.depth', '*:BTC', ad('BTC', 2, 3.5e6));
+    bus.publish('out.depth', '*:ETH', ad('ETH', 1, 1e6));
+    const c = await client();
+    // Symbol filter with a venue list: the '*' venue/symbol of the aggregate matches (as alerts do); the asset filter applies.
+    const sub = await c.request({ op: 'subscribe', channels: ['depth'], venues: ['okx'], assets: ['BTC'] });
+    expect(sub.snapshot).toBe(1);
+    await c.waitFor((m) => m.type === 'asset_depth');
+    expect(c.of('asset_depth')[0]).toEqual(JSON.parse(JSON.stringify(ad('BTC', 2, 3.5e6))));
+    const other = await client();
+    await other.request({ op: 'subscribe', channels: ['trades'], assets: ['BTC'] }); // not the depth channel
+    const eth = await client();
+    await eth.request({ op: 'subscribe', channels: ['depth'], symbols: ['ETH/*'] });
+    await eth.waitFor((m) => m.type === 'asset_depth'); // snapshot: symbol prefix matches '*', asset filter is '*'
+    bus.publish('out.depth', '*:BTC', ad('BTC', 3, 1e6));
+    bus.publish('out.depth', '*:ETH', ad('ETH', 2, 9e5));
+    await c.waitFor((m) => m.type === 'asset_depth' && m.seq === 3);
+    await eth.waitFor((m) => m.type === 'asset_depth' && m.asset === 'ETH' && m.seq === 2);
+    await sleep(50);
+    expect(c.of('asset_depth').map((m) => `${m.asset}:${m.seq}`)).toEqual(['BTC:2', 'BTC:3']);
+    expect(other.of('asset_depth')).toHaveLength(0);
+    expect(c.seqErrors).toBe(0);
   });
 
   it('unsubscribes by id, by the same filter, and all at once', async () => {

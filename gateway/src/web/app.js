@@ -11,6 +11,7 @@ const state = {
   symbol: new URLSearchParams(location.search).get('symbol') || '*',
   band: 2,
   depth: new Map(), // venue:symbol → latest depth message (+ _rx receive time)
+  assetDepth: null, // latest engine cross-venue asset_depth of state.asset (+ _rx)
   series: [], // {t, mid, spread, bid, ask}
   alerts: new Map(), // id → alert (+ _resolvedAt)
   status: new Map(), // venue:symbol → status
@@ -124,12 +125,13 @@ function subscribeMarket() {
   if (state.marketSub !== null) send({ op: 'unsubscribe', id: state.marketSub });
   state.marketSub = null;
   state.depth.clear();
+  state.assetDepth = null;
   state.series = [];
   state.liqs = [];
   state.dirty.table = state.dirty.liqs = true;
   const symbols = state.symbol === '*' ? [state.asset + '/*'] : [state.symbol];
   state.marketReq++;
-  send({ op: 'subscribe', reqId: 'market-' + state.marketReq, channels: ['depth', 'liquidations'], venues: ['*'], symbols });
+  send({ op: 'subscribe', reqId: 'market-' + state.marketReq, channels: ['depth', 'liquidations'], venues: ['*'], symbols, assets: [state.asset] });
 }
 
 function updateLoss() {
@@ -160,6 +162,12 @@ function handle(m) {
       state.dirty.table = true;
       break;
     }
+    case 'asset_depth':
+      // Engine aggregate over every venue quoting the asset in a USD-like currency (venue/symbol '*').
+      if (m.asset !== state.asset) break;
+      m._rx = Date.now();
+      state.assetDepth = m;
+      break;
     case 'liquidation':
       state.liqs.unshift(m);
       if (state.liqs.length > 60) state.liqs.length = 60;
@@ -246,6 +254,12 @@ function renderSummary() {
   $('#summary-bid').textContent = a ? fmtUsd(a.bid) : '—';
   $('#summary-ask').textContent = a ? fmtUsd(a.ask) : '—';
   $('#summary-imb').textContent = a ? (a.imb >= 0 ? '+' : '') + a.imb.toFixed(2) : '—';
+  const x = state.assetDepth && Date.now() - state.assetDepth._rx < STALE_MS ? state.assetDepth : null;
+  const ratio = (v, base) => (base > 0 ? (v / base).toFixed(2) + '×' : '—');
+  $('#summary-asset').textContent = x ? fmtUsd(x.depth2PctBidQuote) + ' / ' + fmtUsd(x.depth2PctAskQuote) + (x.depthTruncated ? ' ≥' : '') : '—';
+  $('#summary-asset-base').textContent = x
+    ? 'vs baseline ' + ratio(x.depth2PctBidQuote, x.depth2PctBidBaseline) + ' / ' + ratio(x.depth2PctAskQuote, x.depth2PctAskBaseline) + ' · ' + x.venues.length + ' venues'
+    : '';
 }
 
 function renderTable() {

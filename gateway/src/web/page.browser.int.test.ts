@@ -46,6 +46,13 @@ describe('live web page', () => {
         bus.publish('out.depth', `${venue}:${symbol}`, depthEvent(venue, symbol, mid, seq, { depthScale: 40 * (1 + 0.3 * Math.sin(seq / 5 + i)), spreadBps: 0.6 + 0.4 * Math.abs(Math.sin(seq / 4 + i)) }));
         if (seq % 10 === 0) bus.publish('md.status', `${venue}:${symbol}`, statusEvent(venue, symbol, seq, venue === 'okx' && seq % 40 === 0 ? 'resyncing' : 'synced'));
       }
+      if (seq % 5 === 0) {
+        bus.publish('out.depth', '*:BTC', {
+          type: 'asset_depth', venue: '*', symbol: '*', asset: 'BTC', ts: Date.now(), seq, venues: ['binance-futures', 'bybit', 'coinbase', 'okx'],
+          depth2PctBidQuote: 12_500_000, depth2PctAskQuote: 9_000_000, depth2PctBidBaseline: 25_000_000, depth2PctAskBaseline: 9_000_000,
+          depthTruncated: false, liquidations: [], lowerBoundVenues: [], capacity: [],
+        });
+      }
       if (seq % 4 === 0) bus.publish('md.liquidation', BTC, liquidationEvent(seq % 8 === 0 ? 'bybit' : 'binance-futures', BTC, seq, 50_000 + (seq % 13) * 90_000));
     };
     for (let i = 0; i < 30; i++) publish();
@@ -75,6 +82,11 @@ describe('live web page', () => {
     expect(await read()).not.toBe(first);
     expect(await page.$eval('#summary-bid', (e) => e.textContent)).toMatch(/^\$[\d.]+[kM]$/);
     expect(await page.$$eval('#streams tbody tr td:first-child', (tds) => tds.map((t) => t.textContent))).toEqual(['binance-futures', 'bybit', 'coinbase', 'okx']);
+
+    // The engine's cross-venue aggregate: one line, vs baseline.
+    await page.waitForFunction(() => document.querySelector('#summary-asset')?.textContent !== '—', null, { timeout: 5000 });
+    expect(await page.$eval('#summary-asset', (e) => e.textContent)).toBe('$12.50M / $9.00M');
+    expect(await page.$eval('#summary-asset-base', (e) => e.textContent)).toBe('vs baseline 0.50× / 1.00× · 4 venues');
 
     await page.waitForFunction(() => document.querySelectorAll('#liqs tbody tr').length > 3, null, { timeout: 5000 });
     await page.waitForFunction(() => document.querySelectorAll('#feeds .feed').length === 4, null, { timeout: 5000 });

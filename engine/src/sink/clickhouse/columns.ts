@@ -1,4 +1,5 @@
 import { BAND_PCTS, CAPACITY_BPS, SLIPPAGE_NOTIONALS } from '@depthwatch/schemas';
+import { FLOW_WINDOWS_SEC } from '../../core.ts';
 
 /**
  * Column-name fragments for the wide depth table, derived from the shared band / slippage /
@@ -44,3 +45,14 @@ export const SLIPPAGE_COLUMNS = SLIPPAGE_NOTIONALS.map((notional) => {
 });
 
 export const CAPACITY_COLUMNS = CAPACITY_BPS.map((bps) => ({ bps, buy: `capacity_buy_quote_${bps}bps`, sell: `capacity_sell_quote_${bps}bps` }));
+
+/** asset_depth liquidation flow windows (10 / 60 / 300 s) flattened: `liq_long_notional_10s`, … */
+export const FLOW_COLUMNS = FLOW_WINDOWS_SEC.map((w) => ({
+  windowSec: w as number,
+  longNotional: `liq_long_notional_${w}s`,
+  shortNotional: `liq_short_notional_${w}s`,
+  longCount: `liq_long_count_${w}s`,
+  shortCount: `liq_short_count_${w}s`,
+  longLargest: `liq_long_largest_${w}s`,
+  shortLargest: `liq_short_largest_${w}s`,
+}));

@@ -1,4 +1,4 @@
-import { BAND_PCTS, CAPACITY_BPS, SLIPPAGE_NOTIONALS, type Alert, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
+import { BAND_PCTS, CAPACITY_BPS, SLIPPAGE_NOTIONALS, type Alert, type AssetDepth, type DepthMetrics, type FeedStatus, type Liquidation, type Ticker, type Trade, type VenueId } from '@depthwatch/schemas';
 
 /** Hand-made events for the ClickHouse tests (sink, rollups, history store). */
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -81,5 +81,26 @@ export function alert(i: number): Alert {
       depthTruncated: true,
     },
     explanation: "liquidations 25x baseline; 2 % bid depth -75 %; it's a cascade",
+  };
+}
+
+export function assetDepth(i: number, o: Partial<AssetDepth> = {}): AssetDepth {
+  return {
+    type: 'asset_depth',
+    venue: '*',
+    symbol: '*',
+    asset: 'BTC',
+    ts: T0 + i * 1000,
+    seq: i,
+    venues: ['binance-futures', 'okx'],
+    depth2PctBidQuote: 1_250_000.5,
+    depth2PctAskQuote: 990_000,
+    depth2PctBidBaseline: i % 2 ? null : 2_000_000,
+    depth2PctAskBaseline: i % 2 ? null : 1_000_000.25,
+    depthTruncated: i % 2 === 1,
+    liquidations: [10, 60, 300].map((windowSec) => ({ windowSec, longNotional: 1000 * windowSec, shortNotional: 5.5, longCount: windowSec, shortCount: 1, longLargest: 900, shortLargest: 5.5 })),
+    lowerBoundVenues: i % 2 ? ['binance-futures'] : [],
+    capacity: CAPACITY_BPS.map((bps) => ({ bps, buyQuote: 100 * bps, sellQuote: 90 * bps })),
+    ...o,
   };
 }

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { logger } from '@depthwatch/ops';
-import { BAND_COLUMNS, CAPACITY_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
+import { BAND_COLUMNS, CAPACITY_COLUMNS, FLOW_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
 
 /**
  * Versioned ClickHouse schema. Every statement must run on ClickHouse 18.16 and on current
@@ -62,6 +62,31 @@ const depthColumns = (): string[] => [
     `${b.askTruncated} UInt8`,
   ]),
   ...SLIPPAGE_COLUMNS.flatMap((s) => [`${s.buy} Nullable(Float64)`, `${s.sell} Nullable(Float64)`]),
+  ...CAPACITY_COLUMNS.flatMap((c) => [`${c.buy} Float64`, `${c.sell} Float64`]),
+  INSERT_ID,
+  TS,
+];
+
+const assetDepthColumns = (): string[] => [
+  RUN_ID,
+  'asset String',
+  'ts_ms UInt64',
+  'seq UInt64',
+  'venues Array(String)',
+  'depth_2pct_bid_quote Float64',
+  'depth_2pct_ask_quote Float64',
+  'depth_2pct_bid_baseline Nullable(Float64)',
+  'depth_2pct_ask_baseline Nullable(Float64)',
+  'depth_truncated UInt8',
+  ...FLOW_COLUMNS.flatMap((f) => [
+    `${f.longNotional} Float64`,
+    `${f.shortNotional} Float64`,
+    `${f.longCount} UInt32`,
+    `${f.shortCount} UInt32`,
+    `${f.longLargest} Float64`,
+    `${f.shortLargest} Float64`,
+  ]),
+  'lower_bound_venues Array(String)',
   ...CAPACITY_COLUMNS.flatMap((c) => [`${c.buy} Float64`, `${c.sell} Float64`]),
   INSERT_ID,
   TS,
@@ -244,6 +269,11 @@ export const MIGRATIONS: readonly Migration[] = [
     avgState(ask_quote_2) AS ask_quote_avg, minState(ask_quote_2) AS ask_quote_min, countState() AS samples
   FROM ${db}.depth GROUP BY run_id, venue, symbol, minute`,
     ],
+  },
+  {
+    version: 3,
+    name: 'cross-venue asset depth',
+    statements: (db) => [table(db, 'asset_depth', assetDepthColumns(), 'ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (run_id, asset, ts_ms, seq)')],
   },
 ];
 

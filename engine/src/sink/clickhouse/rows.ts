@@ -1,5 +1,5 @@
-import type { Alert, DepthBand, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade, VenueId } from '@depthwatch/schemas';
-import { BAND_COLUMNS, CAPACITY_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
+import type { Alert, AssetDepth, DepthBand, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade, VenueId } from '@depthwatch/schemas';
+import { BAND_COLUMNS, CAPACITY_COLUMNS, FLOW_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
 
 /**
  * Event ⇄ row mapping for the raw tables. Rows are sent as JSONEachRow: numbers as JSON numbers
@@ -8,8 +8,39 @@ import { BAND_COLUMNS, CAPACITY_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
  */
 export type Row = Record<string, string | number | null | string[]>;
 
-export const SINK_TABLES = ['trades', 'liquidations', 'tickers', 'feed_status', 'depth', 'alerts'] as const;
+export const SINK_TABLES = ['trades', 'liquidations', 'tickers', 'feed_status', 'depth', 'asset_depth', 'alerts'] as const;
 export type SinkTable = (typeof SINK_TABLES)[number];
+
+export function assetDepthRow(e: AssetDepth, runId: string): Row {
+  const row: Row = {
+    run_id: runId,
+    asset: e.asset,
+    ts_ms: e.ts,
+    seq: e.seq,
+    venues: e.venues,
+    depth_2pct_bid_quote: e.depth2PctBidQuote,
+    depth_2pct_ask_quote: e.depth2PctAskQuote,
+    depth_2pct_bid_baseline: e.depth2PctBidBaseline,
+    depth_2pct_ask_baseline: e.depth2PctAskBaseline,
+    depth_truncated: e.depthTruncated ? 1 : 0,
+    lower_bound_venues: e.lowerBoundVenues,
+  };
+  for (const f of FLOW_COLUMNS) {
+    const w = e.liquidations.find((x) => x.windowSec === f.windowSec);
+    row[f.longNotional] = w?.longNotional ?? 0;
+    row[f.shortNotional] = w?.shortNotional ?? 0;
+    row[f.longCount] = w?.longCount ?? 0;
+    row[f.shortCount] = w?.shortCount ?? 0;
+    row[f.longLargest] = w?.longLargest ?? 0;
+    row[f.shortLargest] = w?.shortLargest ?? 0;
+  }
+  for (const c of CAPACITY_COLUMNS) {
+    const cap = e.capacity.find((x) => x.bps === c.bps);
+    row[c.buy] = cap?.buyQuote ?? 0;
+    row[c.sell] = cap?.sellQuote ?? 0;
+  }
+  return row;
+}
 
 export function tradeRow(e: Trade, runId: string): Row {
   return {
@@ -216,6 +247,34 @@ export function depthFromRow(r: DbRow): DepthMetrics {
     askLevels: n(r.ask_levels),
     bands,
     slippage: SLIPPAGE_COLUMNS.map((c) => ({ notional: c.notional, buyBps: nn(r[c.buy]), sellBps: nn(r[c.sell]) })),
+    capacity: CAPACITY_COLUMNS.map((c) => ({ bps: c.bps, buyQuote: n(r[c.buy]), sellQuote: n(r[c.sell]) })),
+  };
+}
+
+export function assetDepthFromRow(r: DbRow): AssetDepth {
+  return {
+    type: 'asset_depth',
+    venue: '*',
+    symbol: '*',
+    asset: String(r.asset),
+    ts: n(r.ts_ms),
+    seq: n(r.seq),
+    venues: (r.venues as string[]) ?? [],
+    depth2PctBidQuote: n(r.depth_2pct_bid_quote),
+    depth2PctAskQuote: n(r.depth_2pct_ask_quote),
+    depth2PctBidBaseline: nn(r.depth_2pct_bid_baseline),
+    depth2PctAskBaseline: nn(r.depth_2pct_ask_baseline),
+    depthTruncated: n(r.depth_truncated) === 1,
+    liquidations: FLOW_COLUMNS.map((f) => ({
+      windowSec: f.windowSec,
+      longNotional: n(r[f.longNotional]),
+      shortNotional: n(r[f.shortNotional]),
+      longCount: n(r[f.longCount]),
+      shortCount: n(r[f.shortCount]),
+      longLargest: n(r[f.longLargest]),
+      shortLargest: n(r[f.shortLargest]),
+    })),
+    lowerBoundVenues: (r.lower_bound_venues as string[]) ?? [],
     capacity: CAPACITY_COLUMNS.map((c) => ({ bps: c.bps, buyQuote: n(r[c.buy]), sellQuote: n(r[c.sell]) })),
   };
 }

@@ -6,9 +6,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { MemoryBus } from '@depthwatch/bus';
 import { ensureClickHouse } from '../../../../infra/local/ensure.ts';
 import { MIGRATIONS, migrate } from './migrations.ts';
-import { alertFromRow, depthFromRow, liquidationFromRow, tradeFromRow } from './rows.ts';
+import { alertFromRow, assetDepthFromRow, depthFromRow, liquidationFromRow, tradeFromRow } from './rows.ts';
 import { createSinkClient, startClickHouseSink } from './sink.ts';
-import { T0, alert, depth, liquidation, status, ticker, trade } from './fixtures.ts';
+import { T0, alert, assetDepth, depth, liquidation, status, ticker, trade } from './fixtures.ts';
 
 const run = promisify(execFile);
 const CLICKHOUSE_SH = fileURLToPath(new URL('../../../../infra/local/clickhouse.sh', import.meta.url));
@@ -43,7 +43,7 @@ describe('ClickHouse sink (real server)', () => {
     const second = await migrate(client, DB);
     expect(second.applied).toEqual([]);
     const tables = (await rows<{ name: string }>(client, `SELECT name FROM system.tables WHERE database = '${DB}' ORDER BY name`)).map((r) => r.name);
-    for (const t of ['alerts', 'depth', 'depth_2pct_1m', 'feed_status', 'liquidations', 'liquidations_1m', 'ohlcv_1m', 'schema_migrations', 'tickers', 'top_of_book', 'trades']) {
+    for (const t of ['alerts', 'asset_depth', 'depth', 'depth_2pct_1m', 'feed_status', 'liquidations', 'liquidations_1m', 'ohlcv_1m', 'schema_migrations', 'tickers', 'top_of_book', 'trades']) {
       expect(tables).toContain(t);
     }
     const versions = await rows<{ version: number }>(client, `SELECT version FROM ${DB}.schema_migrations FINAL ORDER BY version`);
@@ -57,6 +57,8 @@ describe('ClickHouse sink (real server)', () => {
     const liqs = [liquidation(1), liquidation(2, { liquidatedPosition: 'short', completeness: 'lower_bound' })];
     const depths = [depth(1), depth(2)];
     const alerts = [alert(1)];
+    const assets = [assetDepth(1), assetDepth(2), assetDepth(3, { asset: 'ETH', venues: [] })];
+    for (const e of assets) bus.publish('out.depth', `*:${e.asset}`, e);
     for (const e of trades) bus.publish('md.trade', `${e.venue}:${e.symbol}`, e);
     for (const e of liqs) bus.publish('md.liquidation', `${e.venue}:${e.symbol}`, e);
     for (const e of depths) bus.publish('out.depth', `${e.venue}:${e.symbol}`, e);
@@ -70,6 +72,9 @@ describe('ClickHouse sink (real server)', () => {
     expect((await rows(client, `SELECT * FROM ${DB}.liquidations FINAL ${w}`)).map(liquidationFromRow)).toEqual(liqs);
     expect((await rows(client, `SELECT * FROM ${DB}.depth FINAL ${w}`)).map(depthFromRow)).toEqual(depths);
     expect((await rows(client, `SELECT * FROM ${DB}.alerts FINAL ${w}`)).map(alertFromRow)).toEqual(alerts);
+    expect((await rows(client, `SELECT * FROM ${DB}.asset_depth FINAL ${w}`)).map(assetDepthFromRow)).toEqual(assets);
+    const [ad] = await rows<Record<string, unknown>>(client, `SELECT asset, ts FROM ${DB}.asset_depth FINAL ${w} LIMIT 1`);
+    expect(ad).toEqual({ asset: 'BTC', ts: '2026-01-01 00:00:01' });
     const [tk] = await rows<Record<string, unknown>>(client, `SELECT * FROM ${DB}.tickers FINAL ${w}`);
     expect(tk).toMatchObject({ venue: 'okx', mark_price: 100.25, last_price: null, next_funding_time_ms: String(T0 + 28_800_000), open_interest: 12_345.5 });
     const [st] = await rows<Record<string, unknown>>(client, `SELECT *, ts FROM ${DB}.feed_status FINAL ${w}`);

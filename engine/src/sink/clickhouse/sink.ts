@@ -2,7 +2,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { Bus, DeliveryMark, Stage, StageHealth } from '@depthwatch/schemas';
 import { LATENCY_BUCKETS, counter, gauge, histogram, logger } from '@depthwatch/ops';
 import { assertDatabaseName, migrate } from './migrations.ts';
-import { SINK_TABLES, alertRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
+import { SINK_TABLES, alertRow, assetDepthRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
 
 export interface ClickHouseSinkOptions {
   bus: Bus;
@@ -86,8 +86,8 @@ class TableBuffer {
 }
 
 /**
- * Bus → ClickHouse. Subscribes md.trade, md.liquidation, md.ticker, md.status, out.depth,
- * out.alert; buffers rows per table; inserts JSONEachRow batches bounded by size (batchRows) and
+ * Bus → ClickHouse. Subscribes md.trade, md.liquidation, md.ticker, md.status, out.depth (depth and
+ * the cross-venue asset_depth, each to its table), out.alert; buffers rows per table; inserts JSONEachRow batches bounded by size (batchRows) and
  * time (flushMs), one insert in flight. A failed insert is retried with backoff (100 ms … 5 s)
  * for as long as it takes; before a retry the sink asks ClickHouse whether the batch (tagged with
  * a random insert_id) already landed, so an insert whose acknowledgement was lost is not written
@@ -165,9 +165,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     await opts.bus.subscribe('md.liquidation', (e) => push('liquidations', liquidationRow(e, runId)), sub),
     await opts.bus.subscribe('md.ticker', (e) => push('tickers', tickerRow(e, runId)), sub),
     await opts.bus.subscribe('md.status', (e) => push('feed_status', statusRow(e, runId)), sub),
-    // asset_depth (cross-venue aggregate, also on out.depth) is not stored: it is derivable from
-    // the per-venue depth rows; skipped explicitly (its bus offset still advances with the batch).
-    await opts.bus.subscribe('out.depth', (e) => (e.type === 'depth' ? push('depth', depthRow(e, runId)) : undefined), sub),
+    await opts.bus.subscribe('out.depth', (e) => (e.type === 'asset_depth' ? push('asset_depth', assetDepthRow(e, runId)) : push('depth', depthRow(e, runId))), sub),
     await opts.bus.subscribe('out.alert', (e) => push('alerts', alertRow(e, runId)), sub),
   );
 
