@@ -32,7 +32,11 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
   });
 }
 
+// A skipped part keeps its previous figures (marked with when they were taken).
+const previous = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')) as Record<string, unknown>) : {};
 const summary: Record<string, unknown> = { startedAt: new Date().toISOString() };
+if (flag('skip-fuzz') && previous.fuzz) summary.fuzz = { ...(previous.fuzz as object), from: previous.startedAt };
+if (flag('skip-load') && previous.load) summary.load = { ...(previous.load as object), from: previous.startedAt };
 let failed = false;
 
 if (!flag('skip-fuzz')) {

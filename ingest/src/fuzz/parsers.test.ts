@@ -87,10 +87,10 @@ describe('venue parser fuzzing', () => {
     describe(venue, () => {
       const adapter = VENUES[venue]!;
 
-      it('parse(): hostile frames give well-formed messages or an Error — no NaN, no hang, no foreign symbol', () => {
+      it('parse(): hostile frames give well-formed messages or an Error — no NaN, no hang, no foreign symbol', async () => {
         // One context for the whole run: adapters with per-session state (BitMEX id maps) see the sequence.
         const ctx = fuzzContext(venue);
-        runProperty(SUITE, `${venue} parse`, hostileFrames(seedsFor(venue)), (text) => checkFrame(venue, ctx, text));
+        await runProperty(SUITE, `${venue} parse`, hostileFrames(seedsFor(venue)), (text) => checkFrame(venue, ctx, text));
       });
 
       it('parse(): every seed truncated at every position', () => {
@@ -104,16 +104,16 @@ describe('venue parser fuzzing', () => {
         expect(cases).toBeGreaterThan(0);
       });
 
-      it('parse(): oversized frames (levels × up to 2000, hostile values inside) stay bounded in time', () => {
+      it('parse(): oversized frames (levels × up to 2000, hostile values inside) stay bounded in time', async () => {
         const ctx = fuzzContext(venue);
         const seeds = seedsFor(venue).filter((s) => s.length < 1500);
         const arb = fc.tuple(fc.constantFrom(...seeds), fc.integer({ min: 50, max: 2000 })).chain(([s, factor]) => hostileFrames([oversized(s, factor)]));
-        runProperty(SUITE, `${venue} oversized`, arb, (text) => checkFrame(venue, ctx, text), Math.max(3, Math.ceil(FUZZ_RUNS / 20)));
+        await runProperty(SUITE, `${venue} oversized`, arb, (text) => checkFrame(venue, ctx, text), Math.max(3, Math.ceil(FUZZ_RUNS / 20)));
       });
 
-      it('identify(): never throws, answers null or a real channel, in bounded time', () => {
+      it('identify(): never throws, answers null or a real channel, in bounded time', async () => {
         const channels = new Set<string>(CHANNELS);
-        runProperty(SUITE, `${venue} identify`, hostileFrames(seedsFor(venue)), (text) => {
+        await runProperty(SUITE, `${venue} identify`, hostileFrames(seedsFor(venue)), (text) => {
           const got = timed(`${venue} identify`, PARSE_LIMIT_MS, () => adapter.identify(text));
           if (got === null) return;
           expect(typeof got.venueSymbol).toBe('string');
@@ -127,10 +127,10 @@ describe('venue parser fuzzing', () => {
       });
 
       if (adapter.restSnapshot) {
-        it('REST snapshot parser: hostile bodies give a bridgeable well-formed snapshot or an Error', () => {
+        it('REST snapshot parser: hostile bodies give a bridgeable well-formed snapshot or an Error', async () => {
           const ctx = fuzzContext(venue);
           const symbol = GOOD[venue].symbol;
-          runProperty(SUITE, `${venue} rest`, hostileFrames(restSeedsFor(venue)), (body) => {
+          await runProperty(SUITE, `${venue} rest`, hostileFrames(restSeedsFor(venue)), (body) => {
             let snap;
             try {
               snap = timed(`${venue} rest parse`, PARSE_LIMIT_MS, () => adapter.restSnapshot!.parse(body, symbol, ctx));
@@ -189,6 +189,9 @@ describe('fuzz findings (regressions)', () => {
       ['binance-futures', '{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"-1","q":"1","T":1,"m":true}'],
       ['hyperliquid', '{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"funding":"0","openInterest":"1","oraclePx":"1","markPx":"0"}}}'],
       ['coinbase', '{"channel":"market_trades","timestamp":"2026-09-16T05:20:00Z","sequence_num":1,"events":[{"type":"update","trades":[{"trade_id":"1","product_id":"BTC-USD","price":"1","size":"-0.5","side":"BUY","time":"2026-09-16T05:20:00Z"}]}]}'],
+      // A fractional next-funding time (the feed fuzzer published a schema-invalid ticker before the check covered it).
+      ['bybit', '{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","markPrice":"1","nextFundingTime":1e-300},"cs":1,"ts":1}'],
+      ['okx', '{"arg":{"channel":"funding-rate","instId":"BTC-USDT-SWAP"},"data":[{"fundingRate":"0.0001","fundingTime":"1758009600000.5","ts":"1758000000000"}]}'],
     ];
     for (const [venue, text] of bad) {
       const msgs = VENUES[venue]!.parse(text, ctx(venue));

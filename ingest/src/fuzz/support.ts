@@ -25,17 +25,27 @@ export function reportCases(suite: string, property: string, cases: number): voi
   if (file) appendFileSync(file, JSON.stringify({ suite, property, cases }) + '\n');
 }
 
-/** Runs one property with fast-check and reports how many cases it generated. */
-export function runProperty<T>(suite: string, property: string, arb: fc.Arbitrary<T>, check: (value: T) => void, runs = FUZZ_RUNS): void {
+/** Cases per synchronous fast-check run: between chunks the worker's event loop breathes (vitest RPC heartbeats). */
+const CHUNK = 2000;
+
+/**
+ * Runs one property with fast-check and reports how many cases it generated. Large runs are split
+ * into chunks with distinct seeds so a million-case drill never blocks the test worker for minutes.
+ */
+export async function runProperty<T>(suite: string, property: string, arb: fc.Arbitrary<T>, check: (value: T) => void, runs = FUZZ_RUNS): Promise<void> {
   let cases = 0;
+  const seed = Number(process.env.DEPTHWATCH_FUZZ_SEED) || Date.now() % 2 ** 31;
   try {
-    fc.assert(
-      fc.property(arb, (v) => {
-        cases++;
-        check(v);
-      }),
-      { numRuns: runs, endOnFailure: false },
-    );
+    for (let done = 0, i = 0; done < runs; done += CHUNK, i++) {
+      fc.assert(
+        fc.property(arb, (v) => {
+          cases++;
+          check(v);
+        }),
+        { numRuns: Math.min(CHUNK, runs - done), seed: seed + i, endOnFailure: false },
+      );
+      await new Promise((r) => setImmediate(r));
+    }
   } finally {
     reportCases(suite, property, cases);
   }
@@ -325,7 +335,8 @@ export function mutate(seed: string, ops: readonly Op[], renameKey: boolean): st
   for (let m = DEEP.exec(text); m; m = DEEP.exec(text)) {
     const start = text.lastIndexOf('{', m.index);
     const end = text.indexOf('}', m.index) + 1;
-    text = text.slice(0, start) + nested(Number(m[2]), m[1] as 'array' | 'object') + text.slice(end);
+    // A later op may have scaled the depth itself: clamp it.
+    text = text.slice(0, start) + nested(Math.min(Number(m[2]) || 10, 6000), m[1] as 'array' | 'object') + text.slice(end);
   }
   return text;
 }

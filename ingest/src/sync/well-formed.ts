@@ -78,7 +78,8 @@ export function messageProblems(m: VenueMessage, known?: ReadonlySet<string>): s
       if (!isTs(m.ts)) out.push(`ts ${m.ts}`);
       for (const k of ['markPrice', 'indexPrice', 'lastPrice'] as const) if (!optFinite(m[k]) || (finite(m[k]) && m[k] <= 0)) out.push(`${k} ${m[k]}`);
       if (!optFinite(m.fundingRate)) out.push(`fundingRate ${m.fundingRate}`);
-      if (!optFinite(m.nextFundingTime) || (finite(m.nextFundingTime) && !isTs(m.nextFundingTime))) out.push(`nextFundingTime ${m.nextFundingTime}`);
+      // An integer epoch ms (the ticker schema says integer): Bybit/OKX parse it with optNum, so 1e-300 or 1.5 got through (ingest/src/fuzz/feed.test.ts).
+      if (!optFinite(m.nextFundingTime) || (finite(m.nextFundingTime) && (!isTs(m.nextFundingTime) || !Number.isInteger(m.nextFundingTime)))) out.push(`nextFundingTime ${m.nextFundingTime}`);
       if (!optFinite(m.openInterest) || (finite(m.openInterest) && m.openInterest < 0)) out.push(`openInterest ${m.openInterest}`);
       break;
     case 'reply':
