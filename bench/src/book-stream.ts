@@ -13,6 +13,7 @@
  * slow to generate a million updates inside the benchmark's time budget, hence this generator.
  */
 import type { BookDelta, BookSnapshot, Level } from '@depthwatch/schemas';
+import { rng } from '@depthwatch/engine/test-streams';
 
 export interface BookStream {
   snapshot: BookSnapshot;
@@ -31,20 +32,9 @@ export interface BookStream {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function makeBookStream(opts: { targetLevels: number; seed?: number; levelsPerSide?: number }): BookStream {
   const L = opts.levelsPerSide ?? 1200;
-  const rnd = mulberry32(opts.seed ?? 7);
+  const rnd = rng(opts.seed ?? 7);
   const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
   const TICK_DIV = 10; // tick 0.1
   const mid0 = 1_150_000; // ticks

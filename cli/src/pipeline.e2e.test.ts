@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { DepthMetrics, Level } from '@depthwatch/schemas';
 import { loadConfig } from './config.ts';
 import { ROLES_BY_COMMAND, startPipeline, type Pipeline } from './pipeline.ts';
+import { connectStream } from '../test/ws-client.ts';
 
 /**
  * The spine end to end in one process: simulated Binance USD-M venue over real sockets →
@@ -26,47 +26,6 @@ afterAll(async () => {
 
 function streamUrl(): string {
   return `${pipeline.gatewayUrl!.replace(/^http/, 'ws')}/v1/stream`;
-}
-
-interface Client {
-  ws: WebSocket;
-  messages: Record<string, unknown>[];
-  next(predicate: (m: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-async function connect(): Promise<Client> {
-  const ws = new WebSocket(streamUrl(), { perMessageDeflate: false });
-  const messages: Record<string, unknown>[] = [];
-  const waiters: { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
-  ws.on('message', (data) => {
-    // Frames are {"cseq":N,"msgs":[...]}: one frame per client per tick (docs/protocol.md).
-    const frame = JSON.parse(data.toString()) as { cseq: number; msgs: Record<string, unknown>[] };
-    for (const m of frame.msgs) {
-      messages.push(m);
-      for (const w of [...waiters]) {
-        if (w.predicate(m)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
-      }
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return {
-    ws,
-    messages,
-    next(predicate, timeoutMs = 15_000) {
-      const found = messages.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms; got types ${[...new Set(messages.map((m) => m.type))].join(',')}`)), timeoutMs);
-        waiters.push({ predicate, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    },
-  };
 }
 
 /** Independent of the engine: sum every level inside the band, as the definition says. */
@@ -97,8 +56,8 @@ describe('one-process pipeline', () => {
   });
 
   it('streams depth whose 2 % bands equal the simulated venue book', async () => {
-    const client = await connect();
-    client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] }));
+    const client = await connectStream(streamUrl());
+    client.send({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] });
     await client.next((m) => m.type === 'subscribed');
     await client.next((m) => m.type === 'depth' && m.symbol === SYMBOL, 20_000);
 
@@ -108,7 +67,7 @@ describe('one-process pipeline', () => {
     const truth = pipeline.sim!.market.book(VENUE, SYMBOL);
     const before = client.messages.length;
     // A fresh subscription gets the current depth as its snapshot-on-subscribe.
-    client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['depth'], venues: [VENUE], symbols: [SYMBOL] }));
+    client.send({ op: 'subscribe', channels: ['depth'], venues: [VENUE], symbols: [SYMBOL] });
     const depth = (await client.next((m) => m.type === 'depth' && client.messages.indexOf(m) >= before)) as unknown as DepthMetrics;
     pipeline.sim!.market.resume();
 
@@ -127,14 +86,14 @@ describe('one-process pipeline', () => {
   });
 
   it('answers a bad client message with an error and keeps serving', async () => {
-    const client = await connect();
+    const client = await connectStream(streamUrl());
     client.ws.send('{"op":"subscribe",');
     const err = await client.next((m) => m.type === 'error');
     expect(String(err.message)).toMatch(/JSON/i);
-    client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['nonsense'], venues: ['*'], symbols: ['*'] }));
+    client.send({ op: 'subscribe', channels: ['nonsense'], venues: ['*'], symbols: ['*'] });
     const err2 = await client.next((m) => m.type === 'error' && m !== err);
     expect(String(err2.message)).toMatch(/nonsense/);
-    client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] }));
+    client.send({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] });
     await client.next((m) => m.type === 'depth');
     client.ws.close();
   });
@@ -162,8 +121,8 @@ describe('one-process pipeline', () => {
     expect(await waitForErrors(before + 1)).toBe(before + 1);
     faults.truncatedFrame('@depth');
     expect(await waitForErrors(before + 2)).toBe(before + 2);
-    const client = await connect();
-    client.ws.send(JSON.stringify({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] }));
+    const client = await connectStream(streamUrl());
+    client.send({ op: 'subscribe', channels: ['depth'], venues: ['*'], symbols: [SYMBOL] });
     const first = await client.next((m) => m.type === 'depth');
     await client.next((m) => m.type === 'depth' && m !== first && (m.ts as number) > (first.ts as number), 20_000);
     client.ws.close();

@@ -1,4 +1,4 @@
-import type { BlockCapacity, DepthMetrics, LiquidationFlowWindow } from '@depthwatch/schemas';
+import type { AssetDepth, BlockCapacity, DepthMetrics, LiquidationFlowWindow } from '@depthwatch/schemas';
 
 /**
  * Engine-local views that go beyond the shared schema, readable in-process through the engine
@@ -53,21 +53,10 @@ export interface SymbolStats {
   feedHealthy: boolean;
 }
 
-/** Cross-venue aggregate of one asset over symbols quoted in USD-like currencies. */
-export interface AssetStats {
-  asset: string;
-  /** Event time of the last evaluation. */
-  ts: number;
-  venues: string[];
+/**
+ * Cross-venue aggregate of one asset over symbols quoted in USD-like currencies: the published
+ * `asset_depth` event's figures plus the symbols that went into them.
+ */
+export interface AssetStats extends Omit<AssetDepth, 'type' | 'venue' | 'symbol' | 'seq'> {
   symbols: string[];
-  depth2PctBidQuote: number;
-  depth2PctAskQuote: number;
-  depth2PctBidBaseline: number | null;
-  depth2PctAskBaseline: number | null;
-  depthTruncated: boolean;
-  liquidations: LiquidationFlowWindow[];
-  /** Venues whose liquidation feed is sampled (lower bound) in the last window. */
-  lowerBoundVenues: string[];
-  /** Block capacity summed across the live books, per bps. */
-  capacity: BlockCapacity[];
 }

@@ -3,22 +3,11 @@ import { BAND_PCTS, type Level } from '@depthwatch/schemas';
 import { L2Book } from './l2-book.ts';
 import { computeDepthMetrics } from '../metrics/depth.ts';
 import { referenceDepth } from '../metrics/reference.ts';
+import { rng } from '../test-streams.ts';
 
 function rel(a: number, b: number): number {
   if (a === b) return 0;
   return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function expectMatchesReference(book: L2Book, bids: Map<number, number>, asks: Map<number, number>): void {
