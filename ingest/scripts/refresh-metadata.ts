@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { VenueId } from '@depthwatch/schemas';
 import { readRestResponses } from '../src/fixtures/cryptofeed.ts';
 import type { MarketInfo, MetadataFile } from '../src/metadata/index.ts';
+import { FIXTURES_DIR } from '../src/fixtures/cryptofeed.ts';
 
 interface Source {
   venue: VenueId;
@@ -61,8 +62,8 @@ const MANUAL: MarketInfo[] = [
   { venue: 'kraken', symbol: 'SOL/USD', venueSymbol: 'SOL/USD', type: 'spot', base: 'SOL', quote: 'USD', settle: null, linear: false, inverse: false, contractSize: 1, tickSize: 0.01, lotSize: 0.00000001, source: KRAKEN_DOCS },
 ];
 
-const FIXTURES = process.env.DEPTHWATCH_FIXTURES ?? '/work/shared/fixtures/cryptofeed';
 const here = dirname(fileURLToPath(import.meta.url));
+const FIXTURES = FIXTURES_DIR;
 const OUT = join(here, '../src/metadata/markets.json');
 
 type CcxtMarket = {
