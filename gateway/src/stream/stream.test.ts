@@ -389,3 +389,37 @@ describe('gateway http: health and metrics', () => {
 });
 
 export type { Msg };
+
+describe('gateway stream: subscription changes keep routing exact', () => {
+  it('after subscribe/unsubscribe churn across clients, each client gets exactly the trades its filters match', async () => {
+    await start();
+    const symbols = [BTC, ETH];
+    const cs = await Promise.all([0, 1, 2, 3, 4, 5].map(() => client()));
+    // Warm the route cache for both streams before the churn, so churn must update it in place.
+    bus.publish('md.trade', 'k', tradeEvent('bybit', BTC, 1));
+    bus.publish('md.trade', 'k', tradeEvent('bybit', ETH, 2));
+    const wants: Set<string>[] = cs.map(() => new Set());
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < cs.length; i++) {
+        const symbol = symbols[(i + round) % 2];
+        if ((i + round) % 3 === 0 && wants[i].size > 0) {
+          await cs[i].request({ op: 'unsubscribe' });
+          wants[i].clear();
+        } else {
+          await cs[i].request({ op: 'subscribe', channels: ['trades'], venues: ['bybit'], symbols: [symbol] });
+          wants[i].add(symbol);
+        }
+      }
+      const base = 100 + round * 10;
+      bus.publish('md.trade', 'k', tradeEvent('bybit', BTC, base));
+      bus.publish('md.trade', 'k', tradeEvent('bybit', ETH, base + 1));
+      gw!.tick();
+      await sleep(100);
+      for (let i = 0; i < cs.length; i++) {
+        const got = cs[i].msgs.filter((m) => m.type === 'trade' && (m.seq === base || m.seq === base + 1)).map((m) => m.symbol as string);
+        expect(new Set(got), `client ${i} round ${round}`).toEqual(wants[i]);
+        expect(got.length).toBe(wants[i].size);
+      }
+    }
+  });
+});

@@ -114,7 +114,8 @@ describe('record → replay determinism', () => {
     full = a;
     expect(a.result.warnings).toEqual([]);
     expect(a.result.unansweredRequests).toBe(0);
-    expect(a.out.filter((l) => l.startsWith('out.depth')).length).toBeGreaterThan(100);
+    // A sanity floor only: the recording's length follows wall-clock waits, so the count varies with machine speed.
+    expect(a.out.filter((l) => l.startsWith('out.depth')).length).toBeGreaterThan(20);
     expect(a.out.join('\n') === b.out.join('\n')).toBe(true);
     expect(a.md.length).toBe(b.md.length);
 
