@@ -270,7 +270,7 @@ export async function run(): Promise<BenchResult> {
   try {
     const memNote = 'socket write at the simulated venue → ws receive at a gateway subscriber; engine depthIntervalMs 100 and gateway tickMs 2 (defaults: flush on the next event-loop turn, at least 2 ms apart per client)';
     await measureAt('memory', 'memory bus', { bus: 'memory' }, RATES, (r) => (r === 100_000 ? '< 5 ms' : undefined), memNote);
-    await measureAt('memory tick 1 ms', 'memory bus, gateway tickMs 1', { bus: 'memory', tickMs: 1 }, [100_000], () => undefined, 'as above but gateway tickMs 1: the pipeline without the coalescing tick');
+    await measureAt('memory tick 1 ms', 'memory bus, gateway tickMs 1', { bus: 'memory', tickMs: 1 }, [100_000], () => undefined, 'as above but gateway tickMs 1 (minimum frame interval per client 1 ms instead of 2 ms)');
     let brokers: string | null = null;
     try {
       brokers = await ensureKafka();

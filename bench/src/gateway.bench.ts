@@ -178,7 +178,7 @@ export async function run(): Promise<BenchResult> {
               name: `message latency ${p} (publish → client receive, fast clients), ${label}`,
               unit: 'ms',
               runs: mk(ours.windows, (w) => w[key]),
-              note: p === 'p50' ? `wall-clock ms across processes; includes up to one ${25} ms coalescing tick by design` : undefined,
+              note: p === 'p50' ? `wall-clock ms across processes; includes the per-client minimum frame interval (gateway tickMs, default 2 ms) and client-process queueing` : undefined,
             },
             'naive',
             mk(peer.windows, (w) => w[key]),
