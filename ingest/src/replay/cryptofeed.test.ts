@@ -8,6 +8,7 @@ import { FIXTURES_DIR, readRestResponses, readWsFrames } from '../fixtures/crypt
 import { registerMarkets, type MarketInfo } from '../metadata/index.ts';
 import { VENUES } from '../venues/index.ts';
 import { importCryptofeed, unifiedFromCryptofeed } from './cryptofeed.ts';
+import { rebuildBookFrom } from '../fixtures/replay.ts';
 import { replayFiles, replayRecords, type ReplayResult } from './replay.ts';
 
 /**
@@ -30,21 +31,6 @@ async function pipeline(run: (bus: MemoryBus) => Promise<ReplayResult>) {
   return { events, depthKeys, result, engineBooks: engine.books };
 }
 
-function rebuilt(events: MarketEvent[], venue: string, symbol: string) {
-  const book = { bids: new Map<number, number>(), asks: new Map<number, number>(), deltas: 0 };
-  for (const e of events) {
-    if (e.venue !== venue || e.symbol !== symbol) continue;
-    if (e.type === 'book_snapshot') {
-      book.bids = new Map(e.bids);
-      book.asks = new Map(e.asks);
-    } else if (e.type === 'book_delta') {
-      book.deltas++;
-      for (const [p, q] of e.bids) q === 0 ? book.bids.delete(p) : book.bids.set(p, q);
-      for (const [p, q] of e.asks) q === 0 ? book.asks.delete(p) : book.asks.set(p, q);
-    }
-  }
-  return book;
-}
 
 function expectInSync(r: Awaited<ReturnType<typeof pipeline>>, venue: VenueId, symbols: readonly string[], minDeltas: number): void {
   const session = r.result.sessions.get(venue)!;
@@ -55,7 +41,7 @@ function expectInSync(r: Awaited<ReturnType<typeof pipeline>>, venue: VenueId, s
     const feed = session.feeds.get(symbol)!;
     expect(feed.sync.synced, `${venue} ${symbol}`).toBe(true);
     expect(feed.stats, `${venue} ${symbol}`).toMatchObject({ gaps: 0, resyncs: 0, checksumFailures: 0 });
-    const book = rebuilt(r.events, venue, symbol);
+    const book = rebuildBookFrom(r.events, venue, symbol);
     const own = feed.book()!;
     const sorted = (m: Map<number, number>) => [...m].sort((a, b) => b[0] - a[0]);
     expect(sorted(book.bids), `${venue} ${symbol} bids`).toEqual(own.bids);

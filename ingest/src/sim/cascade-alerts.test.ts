@@ -4,11 +4,10 @@ import { startEngine, type EngineStage } from '@depthwatch/engine';
 import type { Alert, DepthMetrics, Level, Liquidation, VenueId } from '@depthwatch/schemas';
 import { adapterFor } from '../venues/index.ts';
 import { BYBIT_BOOK_DEPTH } from '../venues/bybit.ts';
-import { marketInfo } from '../metadata/index.ts';
-import { toBase } from '../venues/util.ts';
 import { DepthWindow } from './depth-window.ts';
 import { Market, type Instrument, type InstrumentSpec, type InstrumentStep, type MarketOptions } from './market.ts';
 import type { ScenarioName } from './scenario.ts';
+import { instrumentSpec } from './index.ts';
 
 /**
  * The simulated market → the engine with its DEFAULT config, without sockets or wall-clock
@@ -19,7 +18,6 @@ import type { ScenarioName } from './scenario.ts';
  */
 
 const T0 = 1_760_000_000_000;
-const START_MID: Record<string, number> = { BTC: 115_000, ETH: 4_500, SOL: 230 }; // as sim/index.ts
 /** Partial-depth feeds: levels per side the venue shows. */
 const WINDOW: Partial<Record<VenueId, number>> = { bybit: BYBIT_BOOK_DEPTH };
 /** Venues whose liquidation feed is sampled: the latest liquidation of each 1000 ms window per symbol. */
@@ -27,19 +25,10 @@ const SAMPLED = new Set<VenueId>(['binance-futures']);
 
 function instrumentSpecs(venues: VenueId[]): InstrumentSpec[] {
   return venues.flatMap((venue) => {
-    const adapter = adapterFor(venue);
-    return adapter.defaultSymbols.map((symbol) => {
-      const m = marketInfo(venue, symbol, adapter.toVenueSymbol(symbol));
-      if (m.inverse) throw new Error('this converter renders linear instruments only');
-      return {
-        venue,
-        symbol,
-        venueSymbol: adapter.toVenueSymbol(symbol),
-        tick: m.tickSize ?? 0.01,
-        lot: m.linear && m.contractSize !== 1 ? toBase(m.lotSize ?? 1, m.contractSize) : (m.lotSize ?? 0.001),
-        startMid: START_MID[m.base] ?? 100,
-        derivative: m.type !== 'spot',
-      };
+    return adapterFor(venue).defaultSymbols.map((symbol) => {
+      const spec = instrumentSpec(venue, symbol);
+      if (spec.inverse) throw new Error('this converter renders linear instruments only');
+      return spec;
     });
   });
 }

@@ -59,24 +59,30 @@ export interface SimulatedVenues {
   close(): Promise<void>;
 }
 
+/** The simulated market's instrument for one venue symbol, from the shipped metadata. */
+export function instrumentSpec(venue: VenueId, symbol: string): InstrumentSpec {
+  const adapter = adapterFor(venue);
+  const m = marketInfo(venue, symbol, adapter.toVenueSymbol(symbol));
+  return {
+    venue,
+    symbol,
+    venueSymbol: adapter.toVenueSymbol(symbol),
+    tick: m.tickSize ?? 0.01,
+    // The market trades in base units: a linear contract venue's lot is lotSize contracts × contractSize.
+    lot: m.linear && m.contractSize !== 1 ? toBase(m.lotSize ?? 1, m.contractSize) : (m.lotSize ?? 0.001),
+    startMid: START_MID[m.base] ?? 100,
+    derivative: m.type !== 'spot',
+    inverse: m.inverse,
+  };
+}
+
 export async function startSimulatedVenues(opts: SimOptions): Promise<SimulatedVenues> {
   const seed = opts.seed ?? 42;
   const instruments: InstrumentSpec[] = [];
   for (const venue of opts.venues) {
     const adapter = adapterFor(venue);
     for (const symbol of opts.symbols?.[venue] ?? adapter.defaultSymbols) {
-      const m = marketInfo(venue, symbol, adapter.toVenueSymbol(symbol));
-      instruments.push({
-        venue,
-        symbol,
-        venueSymbol: adapter.toVenueSymbol(symbol),
-        tick: m.tickSize ?? 0.01,
-        // The market trades in base units: a linear contract venue's lot is lotSize contracts × contractSize.
-        lot: m.linear && m.contractSize !== 1 ? toBase(m.lotSize ?? 1, m.contractSize) : (m.lotSize ?? 0.001),
-        startMid: START_MID[m.base] ?? 100,
-        derivative: m.type !== 'spot',
-        inverse: m.inverse,
-      });
+      instruments.push(instrumentSpec(venue, symbol));
     }
   }
   const market = new Market({ instruments, seed, scenario: opts.scenario ?? 'default', timeScale: opts.timeScale ?? 1, ...opts.market });

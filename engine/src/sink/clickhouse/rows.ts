@@ -1,4 +1,4 @@
-import type { Alert, AssetDepth, DepthBand, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade, VenueId } from '@depthwatch/schemas';
+import type { Alert, AssetDepth, BlockCapacity, DepthBand, DepthMetrics, FeedStatus, Liquidation, Ticker, Trade, VenueId } from '@depthwatch/schemas';
 import { BAND_COLUMNS, CAPACITY_COLUMNS, FLOW_COLUMNS, SLIPPAGE_COLUMNS } from './columns.ts';
 
 /**
@@ -10,6 +10,19 @@ export type Row = Record<string, string | number | null | string[]>;
 
 export const SINK_TABLES = ['trades', 'liquidations', 'tickers', 'feed_status', 'depth', 'asset_depth', 'alerts'] as const;
 export type SinkTable = (typeof SINK_TABLES)[number];
+
+/** Block capacity as one column pair per bps (depth and asset_depth share the layout). */
+function putCapacity(row: Row, capacity: readonly BlockCapacity[]): void {
+  for (const c of CAPACITY_COLUMNS) {
+    const cap = capacity.find((x) => x.bps === c.bps);
+    row[c.buy] = cap?.buyQuote ?? 0;
+    row[c.sell] = cap?.sellQuote ?? 0;
+  }
+}
+
+function capacityFromRow(r: DbRow): BlockCapacity[] {
+  return CAPACITY_COLUMNS.map((c) => ({ bps: c.bps, buyQuote: n(r[c.buy]), sellQuote: n(r[c.sell]) }));
+}
 
 export function assetDepthRow(e: AssetDepth, runId: string): Row {
   const row: Row = {
@@ -34,11 +47,7 @@ export function assetDepthRow(e: AssetDepth, runId: string): Row {
     row[f.longLargest] = w?.longLargest ?? 0;
     row[f.shortLargest] = w?.shortLargest ?? 0;
   }
-  for (const c of CAPACITY_COLUMNS) {
-    const cap = e.capacity.find((x) => x.bps === c.bps);
-    row[c.buy] = cap?.buyQuote ?? 0;
-    row[c.sell] = cap?.sellQuote ?? 0;
-  }
+  putCapacity(row, e.capacity);
   return row;
 }
 
@@ -141,11 +150,7 @@ export function depthRow(e: DepthMetrics, runId: string): Row {
     row[c.buy] = s?.buyBps ?? null;
     row[c.sell] = s?.sellBps ?? null;
   }
-  for (const c of CAPACITY_COLUMNS) {
-    const s = e.capacity.find((x) => x.bps === c.bps);
-    row[c.buy] = s?.buyQuote ?? 0;
-    row[c.sell] = s?.sellQuote ?? 0;
-  }
+  putCapacity(row, e.capacity);
   return row;
 }
 
@@ -247,7 +252,7 @@ export function depthFromRow(r: DbRow): DepthMetrics {
     askLevels: n(r.ask_levels),
     bands,
     slippage: SLIPPAGE_COLUMNS.map((c) => ({ notional: c.notional, buyBps: nn(r[c.buy]), sellBps: nn(r[c.sell]) })),
-    capacity: CAPACITY_COLUMNS.map((c) => ({ bps: c.bps, buyQuote: n(r[c.buy]), sellQuote: n(r[c.sell]) })),
+    capacity: capacityFromRow(r),
   };
 }
 
@@ -275,7 +280,7 @@ export function assetDepthFromRow(r: DbRow): AssetDepth {
       shortLargest: n(r[f.shortLargest]),
     })),
     lowerBoundVenues: (r.lower_bound_venues as string[]) ?? [],
-    capacity: CAPACITY_COLUMNS.map((c) => ({ bps: c.bps, buyQuote: n(r[c.buy]), sellQuote: n(r[c.sell]) })),
+    capacity: capacityFromRow(r),
   };
 }
 
