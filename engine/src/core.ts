@@ -2,16 +2,19 @@ import {
   assetOf,
   CAPACITY_BPS,
   parseSymbol,
+  SYNC_STATES,
   USD_LIKE_QUOTES,
   type Alert,
   type AlertEvidence,
   type AlertSeverity,
+  type AlertState,
   type AssetDepth,
   type BlockCapacity,
   type BookEvent,
   type DepthMetrics,
   type FeedStatus,
   type Liquidation,
+  type SyncState,
   type Ticker,
   type Trade,
 } from '@depthwatch/schemas';
@@ -118,6 +121,18 @@ class SymbolState {
   }
 }
 
+/** Bounds the memory of this instance's alert ids (one entry per alert, not per update). */
+const OWN_ALERTS_REMEMBERED = 10_000;
+
+/** One alert tracker seen from adoptAlert(). */
+interface AlertSlot {
+  key: string;
+  active(): boolean;
+  id(): string;
+  adopt(a: Alert): boolean;
+  close(): void;
+}
+
 class AssetState {
   readonly symbols: SymbolState[] = [];
   readonly winHist: [SampleRing, SampleRing];
@@ -146,6 +161,8 @@ export class EngineCore {
   private readonly assets = new Map<string, AssetState>();
   private readonly feeds = new Map<string, FeedTracker>();
   private readonly alertSeq = new Map<string, number>();
+  /** Ids of alerts this instance published (bounded, oldest forgotten first): their echo on out.alert is not foreign. */
+  private readonly ownAlerts = new Map<string, AlertState>();
   /** Next evaluation time (ms, whole second); NaN before the first event. */
   private nextTick = NaN;
   /** Event-time clock: the newest timestamp seen. */
@@ -346,9 +363,125 @@ export class EngineCore {
     const seq = (this.alertSeq.get(key) ?? 0) + 1;
     this.alertSeq.set(key, seq);
     a.seq = seq;
+    this.ownAlerts.delete(a.id);
+    this.ownAlerts.set(a.id, a.state);
+    if (this.ownAlerts.size > OWN_ALERTS_REMEMBERED) this.ownAlerts.delete(this.ownAlerts.keys().next().value!);
     this.counters.alerts++;
     this.onAlert(a);
     this.out.alert(key, a);
+  }
+
+  // ───────────────────────────── continuity across restarts ─────────────────────────────
+
+  /**
+   * An alert read back from out.alert. A restarted engine (or a new member of its group) takes over
+   * the alerts a previous instance left open, so each one is updated and finally resolved under its
+   * own id, instead of staying open forever beside a duplicate. The adopted tracker starts with no
+   * hysteresis reference of its own (the opening threshold is not on the wire), so it resolves only
+   * once the current pressure threshold has been undercut for `clearAfterSec`: later, never earlier.
+   * If this instance already opened its own alert for the scope, the old one is resolved as
+   * superseded. This instance's own alerts coming back are recognised by id and ignored.
+   */
+  adoptAlert(a: Alert): 'own' | 'adopted' | 'closed' | 'superseded' | 'ignored' {
+    if (this.ownAlerts.has(a.id)) return 'own';
+    const slot = this.alertSlot(a);
+    if (!slot) return 'ignored';
+    // Keep one increasing seq per alert key across instances.
+    if ((this.alertSeq.get(slot.key) ?? 0) < a.seq) this.alertSeq.set(slot.key, a.seq);
+    if (a.state === 'resolved') {
+      if (!slot.active() || slot.id() !== a.id) return 'ignored';
+      slot.close();
+      return 'closed';
+    }
+    if (!slot.active() || slot.id() === a.id) {
+      if (!slot.adopt(a)) return 'ignored';
+      return 'adopted';
+    }
+    const ts = Math.max(a.ts, Number.isFinite(this.clock) ? this.clock : a.ts);
+    this.emitAlert(slot.key, {
+      ...a,
+      state: 'resolved',
+      stage: 'superseded',
+      ts,
+      endTs: ts,
+      explanation: `superseded by ${slot.id()} after an engine restart: ${a.explanation}`,
+    });
+    return 'superseded';
+  }
+
+  /** The tracker an alert belongs to, with the id it would publish under; null for an alert this engine cannot own. */
+  private alertSlot(a: Alert): AlertSlot | null {
+    if (typeof a.venue !== 'string' || typeof a.symbol !== 'string' || !Number.isFinite(a.startTs) || !Number.isFinite(a.seq)) return null;
+    if (a.kind === 'feed') {
+      const key = `${a.venue}:${a.symbol}`;
+      let t = this.feeds.get(key);
+      const tracker = () => {
+        if (!t) {
+          t = new FeedTracker();
+          this.feeds.set(key, t);
+        }
+        return t;
+      };
+      return {
+        key,
+        active: () => t?.active === true,
+        id: () => `feed:${key}:${t?.startTs}`,
+        adopt: (x) => {
+          if (x.id !== `feed:${key}:${x.startTs}` || !(SYNC_STATES as readonly string[]).includes(x.stage)) return false;
+          const f = tracker();
+          f.active = true;
+          f.severity = x.severity;
+          f.startTs = x.startTs;
+          f.stage = x.stage as SyncState;
+          f.state = x.stage as SyncState;
+          for (const s of this.symbols.values()) if (s.venue === a.venue && (a.symbol === '*' || s.symbol === a.symbol)) s.feedHealthy = this.feedHealthy(s.venue, s.symbol);
+          return true;
+        },
+        close: () => {
+          if (t) t.active = false;
+        },
+      };
+    }
+    if (a.kind !== 'cascade' || (a.side !== 'bid' && a.side !== 'ask')) return null;
+    const side = a.side === 'bid' ? 0 : 1;
+    let key: string;
+    let trackers: () => [CascadeTracker, CascadeTracker];
+    if (a.scope === 'symbol') {
+      key = `${a.venue}:${a.symbol}`;
+      trackers = () => this.symbolState(a.venue, a.symbol, a.ts).trackers;
+    } else if (a.scope === 'asset' && typeof a.asset === 'string') {
+      key = `*:${a.asset}`;
+      trackers = () => {
+        let st = this.assets.get(a.asset);
+        if (!st) {
+          st = new AssetState(a.asset, this.cfg);
+          this.assets.set(a.asset, st);
+        }
+        return st.trackers;
+      };
+    } else return null;
+    const existing = a.scope === 'symbol' ? this.symbols.get(key)?.trackers[side] : this.assets.get(a.asset)?.trackers[side];
+    const idOf = (startTs: number) => `cascade:${key}:${a.side}:${startTs}`;
+    return {
+      key,
+      active: () => existing?.active === true,
+      id: () => idOf(existing?.startTs ?? NaN),
+      adopt: (x) => {
+        if (x.id !== idOf(x.startTs)) return false;
+        const t = trackers()[side];
+        t.active = true;
+        t.severity = x.severity;
+        t.startTs = x.startTs;
+        t.openThreshold = 0;
+        t.calmSeconds = 0;
+        t.lastPublishTs = x.ts;
+        t.stage = x.stage;
+        return true;
+      },
+      close: () => {
+        if (existing) existing.active = false;
+      },
+    };
   }
 
   /** Live mode: publishes pending depth of symbols whose last book event is older than the interval (wall clock). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import type { BookEvent, DepthMetrics, Level } from '@depthwatch/schemas';
+import type { Alert, BookEvent, DepthMetrics, FeedStatus, Level } from '@depthwatch/schemas';
 import { KafkaBus } from '@depthwatch/bus';
 import { ensureKafka } from '../../infra/local/ensure.ts';
 import { startEngine, type EngineStage } from './engine.ts';
@@ -75,7 +75,7 @@ describe('engine restart on Kafka', () => {
     if (!brokers) return;
     const admin = new Kafka({ clientId: `${run}-cleanup`, brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
-    await admin.deleteGroups([GROUP]).catch(() => {});
+    await admin.deleteGroups([GROUP, `${GROUP}-alerts`]).catch(() => {});
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(PREFIX));
     if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => {});
     await admin.disconnect();
@@ -165,5 +165,47 @@ describe('engine restart on Kafka', () => {
     // ETH had only replayed events: its rebuilt state is published once, at its last event's time.
     expect(final(ETH).map((d) => d.ts)).toEqual([ethTs]);
     expect(final(ETH)[0]).toMatchObject({ bestBid: refs[ETH]!.levels('bid')[0]![0], bestAsk: refs[ETH]!.levels('ask')[0]![0] });
+  }, 120_000);
+
+  it('takes over an alert the previous instance left open and resolves it under the same id', async () => {
+    const group = `${GROUP}-alerts`;
+    // Engines of the test above read the same topics: they would raise the same alert a second time.
+    for (const e of engines.splice(0)) await e.close();
+    const producer = await newBus('alert-producer');
+    const watcher = await newBus('alert-watcher');
+    const alerts: Alert[] = [];
+    await watcher.subscribe('out.alert', (a) => void alerts.push(a));
+    let seq = 0;
+    const status = (state: FeedStatus['state'], ts: number, reason = ''): void => {
+      const ev: FeedStatus = { type: 'status', venue: VENUE, symbol: ETH, ts, recvTs: ts, seq: ++seq, state, reason, resyncs: 0, gaps: 0, checksumFailures: 0, reconnects: 0, lagMs: null };
+      producer.publish('md.status', `${VENUE}:${ETH}`, ev);
+    };
+    const t = Date.now();
+
+    const bus1 = await newBus('alerts-engine-1', true);
+    const first = await startEngine({ bus: bus1, group });
+    engines.push(first);
+    status('stale', t, 'no depth for 10 s');
+    await producer.flush();
+    await until(() => alerts.some((a) => a.kind === 'feed' && a.state === 'open'), 30_000, 'the first engine opens a feed alert');
+    const opened = alerts.find((a) => a.state === 'open')!;
+    // The first engine dies with the alert open (close() resolves nothing, as a crash would not).
+    await first.close();
+    await bus1.close();
+
+    const bus2 = await newBus('alerts-engine-2', true);
+    const second = await startEngine({ bus: bus2, group });
+    engines.push(second);
+    // Give the read-back a moment, then the feed recovers.
+    await sleep(1_000);
+    status('synced', t + 5_000);
+    await producer.flush();
+    await until(() => alerts.some((a) => a.state === 'resolved'), 30_000, 'the second engine resolves the alert');
+    await sleep(500);
+    const resolved = alerts.filter((a) => a.state === 'resolved');
+    expect(resolved).toHaveLength(1);
+    expect(resolved[0]).toMatchObject({ id: opened.id, startTs: opened.startTs, endTs: t + 5_000, seq: opened.seq + 1 });
+    // No second alert was opened for the same stream.
+    expect(alerts.filter((a) => a.state === 'open').map((a) => a.id)).toEqual([opened.id]);
   }, 120_000);
 });

@@ -43,6 +43,11 @@ const alertsTotal = counter<'kind' | 'severity' | 'state'>({
   help: 'Alerts published on out.alert, by kind, severity and state',
   labelNames: ['kind', 'severity', 'state'],
 });
+const alertsAdopted = counter<'outcome'>({
+  name: 'depthwatch_engine_alerts_read_back_total',
+  help: 'Alerts of other (e.g. previous) engine instances read back from out.alert, by outcome: adopted (taken over), closed (resolved by its owner), superseded (resolved by us), ignored',
+  labelNames: ['outcome'],
+});
 const droppedTotal = counter<'reason'>({
   name: 'depthwatch_engine_dropped_events_total',
   help: 'Input events dropped by the engine (invalid, delta before snapshot, liquidation too old)',
@@ -127,6 +132,25 @@ export async function startEngine(opts: EngineOptions): Promise<EngineStage> {
 
   const group = opts.group ?? 'engine';
   const unsubs: (() => Promise<void>)[] = [];
+  // Alert continuity: read back out.alert from the oldest retained record so a restarted engine takes
+  // over the alerts a previous instance left open (EngineCore.adoptAlert). Alerts are sparse, so the
+  // whole retained topic is cheap to read; our own alerts coming back are recognised and skipped.
+  unsubs.push(
+    await bus.subscribe(
+      'out.alert',
+      (ev) => {
+        try {
+          const outcome = core.adoptAlert(ev);
+          if (outcome !== 'own') alertsAdopted.labels(outcome).inc();
+          if (outcome === 'adopted' || outcome === 'superseded') log.info({ id: ev.id, state: ev.state, outcome }, 'took over an alert left by a previous engine');
+        } catch (err) {
+          handlerErrors++;
+          log.error({ err }, 'engine failed to read back an alert');
+        }
+      },
+      { group, fromBeginning: true },
+    ),
+  );
   // fromBeginning: a (re)started engine rebuilds its books from the retained log (on Kafka from the
   // bus's rewind window, which covers at least one periodic snapshot per book); ignored in memory.
   unsubs.push(
