@@ -35,6 +35,8 @@ export interface CcxtFallbackOptions {
    * configured symbol (offline, reproducible), otherwise the exchange (ccxt loadMarkets).
    */
   markets?: 'auto' | 'snapshot' | 'exchange';
+  /** ccxt's client-side rate limiter (default on: it keeps REST snapshots inside the exchange's weights). Off only for local endpoints such as the simulator. */
+  rateLimit?: boolean;
   /** Levels per side asked of watchOrderBook (default: ccxt's default for the exchange). Published as the book's depthLimit. */
   depth?: number;
 }
@@ -85,7 +87,7 @@ export class CcxtSession {
     private readonly now: () => number,
   ) {
     this.log = logger('ingest', { venue: config.venue, ccxt: exchangeId });
-    this.exchange = new ccxt.pro[exchangeId]({ enableRateLimit: true });
+    this.exchange = new ccxt.pro[exchangeId]({ enableRateLimit: config.ccxt?.rateLimit !== false });
     const o = config.ccxt ?? {};
     if (o.urls) this.exchange.urls = this.exchange.deepExtend(this.exchange.urls, o.urls);
     if (o.options) this.exchange.options = this.exchange.deepExtend(this.exchange.options, o.options);
