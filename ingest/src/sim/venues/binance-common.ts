@@ -5,7 +5,8 @@ import { Prng } from '../prng.ts';
 
 /**
  * Binance-style protocol front end (USD-M futures and spot share it): REST depth snapshots with
- * lastUpdateId, combined streams `{"stream":…,"data":…}`, depthUpdate with U/u(/pu) ids where one
+ * lastUpdateId, combined streams `{"stream":…,"data":…}` (raw-stream sockets `/ws`, `/public/ws/<n>`,
+ * `/market/ws/<n>` subscribed by SUBSCRIBE, as ccxt pro opens them, get the bare event), depthUpdate with U/u(/pu) ids where one
  * event can merge several steps, trades, forceOrder sampled to one per symbol per second, and
  * markPrice@1s. Venue faults: sequence gap, snapshot/diff race, failing snapshots.
  */
