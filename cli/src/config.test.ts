@@ -31,7 +31,11 @@ describe('config', () => {
   });
 
   it.each([
-    [['start', '--venues', 'nasdaq'], /unknown venue "nasdaq"/],
+    [['start', '--venues', 'nasdaq'], /unknown venue "nasdaq"; expected one of: .*ccxt:<exchange id>/],
+    [['start', '--venues', 'ccxt:Gate.io'], /unknown venue "ccxt:Gate.io"/],
+    [['start', '--rest-url', 'ccxt:gate=http://127.0.0.1:1'], /ccxt:gate is a ccxt fallback venue; its endpoints and checks come from ccxt/],
+    [['start', '--no-checksum', 'ccxt:gate'], /ccxt fallback venue/],
+    [['record', '--ccxt-force'], /does not apply to "record"/],
     [['start', '--symbols', 'btcusdt'], /not a unified symbol/],
     [['start', '--port', 'eighty'], /--port must be an integer/],
     [['start', '--port', '70000'], /between 0 and 65535/],
@@ -51,6 +55,14 @@ describe('config', () => {
   ])('rejects %j with a clear error', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);
+  });
+
+  it('accepts ccxt:<exchange id> venues beside native ones, and --ccxt-force', () => {
+    const c = loadConfig(['start', '--live', '--venues', 'okx,ccxt:gate,ccxt:kucoin', '--symbols', 'BTC/USDT', '--ccxt-force'], {});
+    expect(c.venues).toEqual(['okx', 'ccxt:gate', 'ccxt:kucoin']);
+    expect(c.ccxtForce).toBe(true);
+    expect(loadConfig(['start'], {}).ccxtForce).toBe(false);
+    expect(helpText('start')).toMatch(/ccxt:<exchange id> \(e\.g\. ccxt:gate\)/);
   });
 
   it('rejects unknown keys and bad JSON in the config file', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { VENUE_IDS, isUnifiedSymbol, isVenueId, type VenueId } from '@depthwatch/schemas';
+import { VENUE_ID_HELP, isCcxtVenueId, isUnifiedSymbol, isVenueId, type VenueId } from '@depthwatch/schemas';
 import { COMMANDS, OPTIONS } from './options.ts';
 
 export class ConfigError extends Error {
@@ -26,6 +26,8 @@ export interface Config {
   clickhouse: string | null;
   clickhouseDb: string;
   venues: VenueId[] | null;
+  /** Allow ccxt:<id> venues whose exchange has a native collector. */
+  ccxtForce: boolean;
   symbols: string[] | null;
   live: boolean;
   scenario: 'default' | 'calm' | 'cascade';
@@ -144,8 +146,15 @@ function num(raw: Raw, key: string, fallback: number, min: number, max: number):
 }
 
 function venue(name: string, where: string): VenueId {
-  if (!isVenueId(name)) throw new ConfigError(`${where}: unknown venue "${name}"; expected one of: ${VENUE_IDS.join(', ')}`);
+  if (!isVenueId(name)) throw new ConfigError(`${where}: unknown venue "${name}"; expected one of: ${VENUE_ID_HELP}`);
   return name;
+}
+
+/** Venue options that only native collectors have: ccxt venues take endpoints and checks from ccxt. */
+function nativeVenue(name: string, where: string): VenueId {
+  const v = venue(name, where);
+  if (isCcxtVenueId(v)) throw new ConfigError(`${where}: ${v} is a ccxt fallback venue; its endpoints and checks come from ccxt`);
+  return v;
 }
 
 function url(value: string, where: string, protocols: string[]): string {
@@ -176,12 +185,12 @@ function finalize(command: string, positionals: string[], raw: Raw): Config {
     for (const entry of Array.isArray(values) ? values : []) {
       const eq = entry.indexOf('=');
       if (eq <= 0) throw new ConfigError(`--${key} must be VENUE=URL, got "${entry}"`);
-      const v = venue(entry.slice(0, eq), `--${key}`);
+      const v = nativeVenue(entry.slice(0, eq), `--${key}`);
       venueUrls[v] = { ...venueUrls[v], [field]: url(entry.slice(eq + 1), `--${key}`, [...protocols]) };
     }
   }
   const noChecksumRaw = raw['no-checksum'];
-  const noChecksum = (Array.isArray(noChecksumRaw) ? noChecksumRaw : []).map((v) => venue(v, '--no-checksum'));
+  const noChecksum = (Array.isArray(noChecksumRaw) ? noChecksumRaw : []).map((v) => nativeVenue(v, '--no-checksum'));
   const logLevel = str(raw, 'log-level') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const speed = str(raw, 'speed') ?? 'max';
@@ -205,6 +214,7 @@ function finalize(command: string, positionals: string[], raw: Raw): Config {
     clickhouse: clickhouse ? url(clickhouse, '--clickhouse', ['http:', 'https:']) : null,
     clickhouseDb,
     venues,
+    ccxtForce: raw['ccxt-force'] === true,
     symbols,
     live: raw.live === true,
     scenario: scenario as Config['scenario'],

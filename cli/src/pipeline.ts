@@ -1,7 +1,7 @@
-import type { Bus, Stage, StageHealth, VenueId } from '@depthwatch/schemas';
+import { isCcxtVenueId, type Bus, type Stage, type StageHealth, type VenueId } from '@depthwatch/schemas';
 import { MemoryBus, KafkaBus } from '@depthwatch/bus';
 import { logger, startDefaultMetrics, startOpsServer } from '@depthwatch/ops';
-import { startIngest, startSimulatedVenues, DEFAULT_SYMBOLS, VENUES } from '@depthwatch/ingest';
+import { CcxtVenueError, resolveCcxtVenue, startIngest, startSimulatedVenues, DEFAULT_SYMBOLS, VENUES } from '@depthwatch/ingest';
 import { startEngine } from '@depthwatch/engine';
 import { startClickHouseSink } from '@depthwatch/engine/sink/clickhouse/sink';
 import { startGateway } from '@depthwatch/gateway';
@@ -42,9 +42,15 @@ export interface Pipeline {
 export function selectVenues(config: Config): { venue: VenueId; symbols: string[] }[] {
   const venues = config.venues ?? [...SUPPORTED_VENUES];
   for (const v of venues) {
-    if (!SUPPORTED_VENUES.includes(v)) throw new ConfigError(`venue "${v}" has no collector yet; supported: ${SUPPORTED_VENUES.join(', ')}`);
+    if (isCcxtVenueId(v)) {
+      if (!config.live) throw new ConfigError(`venue "${v}" is collected through ccxt and has no simulated venue: add --live`);
+      if (!config.symbols) throw new ConfigError(`venue "${v}" has no default symbols: list them with --symbols`);
+      continue;
+    }
+    if (!SUPPORTED_VENUES.includes(v)) throw new ConfigError(`venue "${v}" has no collector yet; supported: ${SUPPORTED_VENUES.join(', ')}, or ccxt:<exchange id>`);
   }
   const selected = venues.map((venue) => {
+    if (isCcxtVenueId(venue)) return { venue, symbols: [...config.symbols!] };
     const defaults = DEFAULT_SYMBOLS[venue] ?? [];
     const symbols = config.symbols ? config.symbols.filter((s) => defaults.includes(s) || config.live) : [...defaults];
     return { venue, symbols };
@@ -113,6 +119,16 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
     }
     if (roles.ingest) {
       const selection = selectVenues(config);
+      // ccxt venues: the exchange must exist in ccxt pro and not duplicate a native venue (unless forced).
+      for (const { venue } of selection) {
+        if (!isCcxtVenueId(venue)) continue;
+        try {
+          await resolveCcxtVenue(venue, { force: config.ccxtForce });
+        } catch (err) {
+          if (err instanceof CcxtVenueError) throw new ConfigError(err.message);
+          throw err;
+        }
+      }
       if (!config.live) {
         sim = await startSimulatedVenues({
           venues: selection.map((s) => s.venue),
@@ -122,7 +138,7 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
           timeScale: config.timeScale,
         });
       }
-      const venues = selection.map(({ venue, symbols }) => ({
+      const venues = selection.map(({ venue, symbols }) => isCcxtVenueId(venue) ? { venue, symbols, ccxt: { force: config.ccxtForce } } : ({
         venue,
         symbols,
         ...(sim ? sim.endpoints[venue] : {}),

@@ -1,4 +1,4 @@
-import type { Stage } from '@depthwatch/schemas';
+import { isCcxtVenueId, type Stage } from '@depthwatch/schemas';
 import { logger } from '@depthwatch/ops';
 import { startGateway } from '@depthwatch/gateway';
 import { parseSpeed, runRecord, runReplay } from '@depthwatch/ingest/replay/cli';
@@ -23,8 +23,15 @@ function onSignal(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+/** Recording captures raw venue frames; ccxt owns the sockets of fallback venues, so there is nothing to record or replay. */
+function refuseCcxtVenues(config: Config): void {
+  const ccxt = (config.venues ?? []).filter(isCcxtVenueId);
+  if (ccxt.length > 0) throw new ConfigError(`${config.command} works on raw venue traffic; ccxt fallback venues (${ccxt.join(', ')}) cannot be recorded or replayed`);
+}
+
 export async function runRecordCommand(config: Config): Promise<void> {
   if (!config.recordDir) throw new ConfigError('record needs --record-dir DIR');
+  refuseCcxtVenues(config);
   const handle = await runRecord({
     recordDir: config.recordDir,
     venues: config.venues ?? undefined,
@@ -44,6 +51,7 @@ export async function runRecordCommand(config: Config): Promise<void> {
 
 export async function runReplayCommand(config: Config): Promise<void> {
   if (config.positionals.length === 0) throw new ConfigError('replay needs at least one recorded file: depthwatch replay FILE... [--speed max]');
+  refuseCcxtVenues(config);
   let speed;
   try {
     speed = parseSpeed(config.speed);

@@ -1,5 +1,5 @@
 import { BAND_PCTS, SYNC_STATES } from './events.ts';
-import { VENUE_IDS } from './venues.ts';
+import { VENUE_ID_PATTERN } from './venues.ts';
 
 /**
  * JSON Schemas of every event: the source for the compiled serializers (fast-json-stringify) and
@@ -34,7 +34,7 @@ function object(type: string, properties: Record<string, unknown>): JsonSchema {
 }
 
 const header = {
-  venue: { type: 'string', enum: [...VENUE_IDS] },
+  venue: { type: 'string', pattern: VENUE_ID_PATTERN },
   symbol: { type: 'string', minLength: 1, maxLength: 64 },
   ts: int,
   recvTs: int,
@@ -71,7 +71,7 @@ export const tickerSchema = object('ticker', {
 });
 export const feedStatusSchema = object('status', {
   ...header,
-  venue: { type: 'string', enum: [...VENUE_IDS] },
+  venue: { type: 'string', pattern: VENUE_ID_PATTERN },
   symbol: { type: 'string', minLength: 1, maxLength: 64 },
   state: { type: 'string', enum: [...SYNC_STATES] },
   reason: str,

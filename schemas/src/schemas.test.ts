@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assetOf, parseEvent, parseSymbol, serializeEvent, validateEvent, type AssetDepth, type BookDelta, type Liquidation } from './index.ts';
+import { assetOf, ccxtExchangeId, isCcxtVenueId, isNativeVenueId, isVenueId, parseEvent, parseSymbol, serializeEvent, validateEvent, type AssetDepth, type BookDelta, type Liquidation } from './index.ts';
 
 const delta: BookDelta = {
   type: 'book_delta', venue: 'binance-futures', symbol: 'BTC/USDT:USDT', ts: 1, recvTs: 2, seq: 3,
@@ -48,6 +48,20 @@ describe('schemas', () => {
     };
     expect(validateEvent(liq, ['liquidation'])).toEqual(liq);
     expect(() => validateEvent(liq, ['trade'])).toThrow(/not allowed/);
+  });
+
+  it('accepts native venue ids and ccxt:<exchange id>, nothing else', () => {
+    for (const ok of ['binance-futures', 'okx', 'ccxt:gate', 'ccxt:kucoinfutures', 'ccxt:p2b']) expect(isVenueId(ok), ok).toBe(true);
+    for (const bad of ['nasdaq', 'ccxt:', 'ccxt:g', 'ccxt:Gate', 'ccxt:gate.io', "ccxt:gate' OR 1=1 --", 'ccxt:gate ', 'ccxt:' + 'a'.repeat(33), 'CCXT:gate', 'ccxt:gate:x', 'gate', 42, null]) {
+      expect(isVenueId(bad), String(bad)).toBe(false);
+    }
+    expect(isNativeVenueId('ccxt:gate')).toBe(false);
+    expect(isCcxtVenueId('bybit')).toBe(false);
+    expect(ccxtExchangeId('ccxt:kucoin')).toBe('kucoin');
+    // The JSON schema pattern agrees with the type guard.
+    expect(validateEvent({ ...delta, venue: 'ccxt:gate' })).toEqual({ ...delta, venue: 'ccxt:gate' });
+    expect(parseEvent(serializeEvent({ ...delta, venue: 'ccxt:gate' }))).toEqual({ ...delta, venue: 'ccxt:gate' });
+    for (const bad of ['ccxt:Gate', 'ccxt:gate;', 'xbinance-futures', 'binance-futuresx']) expect(() => validateEvent({ ...delta, venue: bad }), bad).toThrow(/venue/);
   });
 
   it('parses unified symbols', () => {

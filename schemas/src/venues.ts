@@ -1,4 +1,8 @@
-/** Venue ids are part of the public protocol and of ClickHouse keys: never rename one. */
+/**
+ * Venue ids are part of the public protocol and of ClickHouse keys: never rename one.
+ * Native venues have their own adapter (ingest/src/venues); any other exchange ccxt pro supports
+ * can be streamed through the generic fallback collector (ingest/src/ccxt) as `ccxt:<exchangeId>`.
+ */
 export const VENUE_IDS = [
   'binance-futures',
   'binance',
@@ -11,10 +15,39 @@ export const VENUE_IDS = [
   'bitmex',
 ] as const;
 
-export type VenueId = (typeof VENUE_IDS)[number];
+export type NativeVenueId = (typeof VENUE_IDS)[number];
+/** A venue collected through ccxt pro's watch* API: `ccxt:gate`, `ccxt:kucoin`. */
+export type CcxtVenueId = `ccxt:${string}`;
+export type VenueId = NativeVenueId | CcxtVenueId;
+
+/**
+ * ccxt exchange ids are lowercase letters and digits. Strict on purpose: venue ids reach SQL (the
+ * history API builds ClickHouse queries only from validated values) and Prometheus labels.
+ * Whether the exchange exists in ccxt pro is checked where ccxt is loaded (ingest/src/ccxt).
+ */
+const CCXT_VENUE = /^ccxt:[a-z0-9]{2,32}$/;
+
+/** One regular expression for every valid venue id (JSON schemas use it as `pattern`). */
+export const VENUE_ID_PATTERN = `^(${VENUE_IDS.join('|')}|ccxt:[a-z0-9]{2,32})$`;
+
+/** What a valid venue id looks like, for error messages. */
+export const VENUE_ID_HELP = `${VENUE_IDS.join(', ')}, or ccxt:<exchange id> (ccxt pro id, lowercase letters and digits, e.g. ccxt:gate)`;
+
+export function isNativeVenueId(value: unknown): value is NativeVenueId {
+  return typeof value === 'string' && (VENUE_IDS as readonly string[]).includes(value);
+}
+
+export function isCcxtVenueId(value: unknown): value is CcxtVenueId {
+  return typeof value === 'string' && CCXT_VENUE.test(value);
+}
 
 export function isVenueId(value: unknown): value is VenueId {
-  return typeof value === 'string' && (VENUE_IDS as readonly string[]).includes(value);
+  return isNativeVenueId(value) || isCcxtVenueId(value);
+}
+
+/** `ccxt:gate` → `gate`. */
+export function ccxtExchangeId(venue: CcxtVenueId): string {
+  return venue.slice('ccxt:'.length);
 }
 
 /** Bus and partition key: one partition owns one venue:symbol, which is what keeps per-symbol order. */

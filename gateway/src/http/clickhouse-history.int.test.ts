@@ -22,6 +22,7 @@ describe('ClickHouseHistoryStore (real server)', () => {
       // a retried insert could write a row twice: the store must still return it once
       if (i === 3) bus.publish('md.trade', 'k', trade(i, { ts: T0 + i * 1000 }));
       bus.publish('md.trade', 'k', trade(100 + i, { venue: 'okx', ts: T0 + i * 1000 }));
+      if (i < 3) bus.publish('md.trade', 'k', trade(200 + i, { venue: 'ccxt:gate', ts: T0 + i * 1000 }));
     }
     bus.publish('md.liquidation', 'k', liquidation(1));
     bus.publish('out.depth', 'k', depth(1));
@@ -52,6 +53,13 @@ describe('ClickHouseHistoryStore (real server)', () => {
     // with from: the oldest `limit`; without: the newest `limit`, still ascending
     expect((await store.query('trades', q({ ...v, from: T0, limit: 3 }))).map((t) => t.seq)).toEqual([100, 101, 102]);
     expect((await store.query('trades', q({ ...v, limit: 3 }))).map((t) => t.seq)).toEqual([107, 108, 109]);
+  });
+
+  it('stores and filters ccxt fallback venues (venue columns are plain strings)', async () => {
+    const rows = await store.query('trades', q({ venue: 'ccxt:gate' }));
+    expect(rows.map((t) => [t.venue, t.seq])).toEqual([['ccxt:gate', 200], ['ccxt:gate', 201], ['ccxt:gate', 202]]);
+    expect(await store.query('trades', q({ venue: 'ccxt:kucoin' }))).toEqual([]);
+    await expect(store.query('trades', q({ venue: "ccxt:gate' OR 1=1 --" as VenueId }))).rejects.toThrow(/invalid venue/);
   });
 
   it('refuses anything that is not validated, instead of pasting it into SQL', async () => {

@@ -25,7 +25,7 @@ describe('history request validation', () => {
   });
 
   it.each([
-    ['venue=nowhere', /venue "nowhere" is not one of/],
+    ['venue=nowhere', /venue "nowhere" is not a venue id/],
     ['symbol=btc-usdt', /not a unified symbol/],
     ['symbol=BTC%2FUSDT%3BDROP', /not a unified symbol/],
     ['from=abc', /from must be an integer/],

@@ -1,4 +1,4 @@
-import { BAND_PCTS, CAPACITY_BPS, SLIPPAGE_NOTIONALS, VENUE_IDS, isUnifiedSymbol, isVenueId, serializeEvent, type Alert, type DepthMetrics, type Liquidation, type Trade } from '@depthwatch/schemas';
+import { BAND_PCTS, CAPACITY_BPS, SLIPPAGE_NOTIONALS, VENUE_ID_HELP, isUnifiedSymbol, isVenueId, serializeEvent, type Alert, type DepthMetrics, type Liquidation, type Trade } from '@depthwatch/schemas';
 import { HISTORY_KINDS, type HistoryKind, type HistoryQuery, type HistoryRows } from './history-store.ts';
 
 export type HistoryFormat = 'json' | 'csv';
@@ -31,7 +31,7 @@ export function parseHistoryRequest(kindText: string, params: URLSearchParams, l
     seen.add(name);
   }
   const venue = params.get('venue');
-  if (venue !== null && !isVenueId(venue)) return bad(`venue ${JSON.stringify(venue)} is not one of ${VENUE_IDS.join(', ')}`);
+  if (venue !== null && !isVenueId(venue)) return bad(`venue ${JSON.stringify(venue)} is not a venue id (${VENUE_ID_HELP})`);
   const symbol = params.get('symbol');
   if (symbol !== null && !isUnifiedSymbol(symbol)) return bad(`symbol ${JSON.stringify(symbol)} is not a unified symbol like BTC/USDT:USDT`);
   const time = (name: 'from' | 'to'): number | null | string => {

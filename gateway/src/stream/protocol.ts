@@ -1,4 +1,4 @@
-import { VENUE_IDS, compileSerializer, describeErrors, isUnifiedSymbol, isVenueId, sharedAjv, type Level, type VenueId } from '@depthwatch/schemas';
+import { VENUE_ID_HELP, compileSerializer, describeErrors, isUnifiedSymbol, isVenueId, sharedAjv, type Level, type VenueId } from '@depthwatch/schemas';
 
 /** Channels a client can subscribe to, and the `type` of the messages each delivers. */
 export const CHANNELS = ['depth', 'book', 'trades', 'liquidations', 'tickers', 'alerts', 'status'] as const;
@@ -73,7 +73,8 @@ const requestSchema = {
 };
 const validateRequest = sharedAjv.compile(requestSchema);
 
-const VENUE_PREFIX = /^[a-z0-9-]{0,32}\*$/;
+/** `binance*`, `ccxt:*`, `ccxt:ku*` (a prefix of a venue id, then `*`). */
+const VENUE_PREFIX = /^(?:[a-z0-9-]{0,32}|ccxt:[a-z0-9]{0,32})\*$/;
 const SYMBOL_PREFIX = /^[A-Z0-9/:-]{0,40}\*$/;
 const ASSET = /^[A-Z0-9]{1,20}$/;
 const ASSET_PREFIX = /^[A-Z0-9]{0,20}\*$/;
@@ -125,7 +126,7 @@ export function parseRequest(text: string, limits: { maxFilterItems: number; def
   const max = limits.maxFilterItems;
   const filter: Filter = {
     channels: r.channels ? [...new Set(r.channels)].sort() : [...CHANNELS],
-    venues: checkList('venues', r.venues, max, (s) => isVenueId(s) || VENUE_PREFIX.test(s), `a venue (${VENUE_IDS.join(', ')}) or a prefix pattern like "binance*"`, reqId),
+    venues: checkList('venues', r.venues, max, (s) => isVenueId(s) || VENUE_PREFIX.test(s), `a venue (${VENUE_ID_HELP}) or a prefix pattern like "binance*" or "ccxt:*"`, reqId),
     symbols: checkList('symbols', r.symbols, max, (s) => isUnifiedSymbol(s) || SYMBOL_PREFIX.test(s), 'a unified symbol like "BTC/USDT:USDT" or a prefix pattern like "BTC/*"', reqId),
     assets: checkList('assets', r.assets, max, (s) => ASSET.test(s) || ASSET_PREFIX.test(s), 'an asset like "BTC" or a prefix pattern like "B*"', reqId),
     depth: r.depth ?? limits.defaultBookDepth,

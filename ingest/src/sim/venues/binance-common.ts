@@ -5,7 +5,8 @@ import { Prng } from '../prng.ts';
 
 /**
  * Binance-style protocol front end (USD-M futures and spot share it): REST depth snapshots with
- * lastUpdateId, combined streams `{"stream":…,"data":…}`, depthUpdate with U/u(/pu) ids where one
+ * lastUpdateId, combined streams `{"stream":…,"data":…}` (raw-stream sockets `/ws`, `/public/ws/<n>`,
+ * `/market/ws/<n>` subscribed by SUBSCRIBE, as ccxt pro opens them, get the bare event), depthUpdate with U/u(/pu) ids where one
  * event can merge several steps, trades, forceOrder sampled to one per symbol per second, and
  * markPrice@1s. Venue faults: sequence gap, snapshot/diff race, failing snapshots.
  */
@@ -39,6 +40,11 @@ export interface BinanceSimCounters {
   trades: Record<string, number>;
   liquidations: Record<string, number>;
   depthEvents: Record<string, number>;
+}
+
+/** Binance raw-stream endpoints (`/ws`, `/public/ws/0`) send bare events; combined ones (`/stream`) wrap them. */
+function isRawPath(path: string): boolean {
+  return /(^|\/)ws(\/|$)/.test(path);
 }
 
 export class BinanceSimVenue {
@@ -115,6 +121,8 @@ export class BinanceSimVenue {
         }),
       /** The next `n` snapshot requests fail with HTTP 503. */
       failSnapshots: (n: number) => (this.failSnapshots = n),
+      /** Clients subscribed to `stream` (e.g. `btcusdt@aggTrade`): tests wait for a subscription before trading starts. */
+      subscribers: (stream: string) => [...this.fe.clients].filter((c) => c.streams.has(stream)).length,
     };
   }
 
@@ -133,7 +141,14 @@ export class BinanceSimVenue {
   private send(s: SymState, stream: string, data: object): boolean {
     const name = `${s.lower}@${stream}`;
     if (!this.fe.hasSubscribers(name)) return false;
-    this.fe.broadcast(name, JSON.stringify({ stream: name, data }));
+    // Combined-stream connections (/stream) get `{stream, data}`; raw ones (/ws, ccxt's choice) the bare event.
+    let wrapped: string | null = null;
+    let raw: string | null = null;
+    for (const c of this.fe.clients) {
+      if (!c.streams.has(name)) continue;
+      const text = isRawPath(c.path) ? (raw ??= JSON.stringify(data)) : (wrapped ??= JSON.stringify({ stream: name, data }));
+      this.fe.sendTo(c, text, name);
+    }
     return true;
   }
 
@@ -265,6 +280,8 @@ export class BinanceSimVenue {
     if (path === '/public/stream') return requested.filter((s) => this.tierOf(s) === 'public');
     if (path === '/market/stream') return requested.filter((s) => this.tierOf(s) === 'market');
     if (path === '/stream') return requested.filter((s) => this.tierOf(s) === 'public');
+    // Raw-stream sockets subscribed by SUBSCRIBE messages, as ccxt opens them: /public/ws/<n>, /market/ws/<n>.
+    if (/^\/(public|market)\/ws(\/[0-9A-Za-z]+)?$/.test(path)) return [];
     return null;
   }
 
