@@ -102,7 +102,9 @@ describe('slow consumer policy', () => {
 
     fastLatency.sort((a, b) => a - b);
     expect(fastLatency.length).toBe(3 * published);
-    expect(fastLatency[Math.floor(fastLatency.length * 0.99)]).toBeLessThan(250);
+    // Not a performance figure (bench/ has those): a gateway that made fast clients wait behind the
+    // stalled one would hold them for the whole slow window (1500 ms) or longer. Loose enough for a loaded CI machine.
+    expect(fastLatency[Math.floor(fastLatency.length * 0.99)]).toBeLessThan(1000);
 
     // Memory stayed bounded: nothing more is written once the socket holds more than the soft bound,
     // so the server-side buffer is at most the soft bound plus one frame.
@@ -152,7 +154,8 @@ describe('slow consumer policy', () => {
     await Promise.all(many.map((c) => c.waitFor((m) => m.type === 'trade' && m.seq === 200)));
     lat.sort((a, b) => a - b);
     expect(lat).toHaveLength(50 * 200);
-    expect(lat[Math.floor(lat.length * 0.99)]).toBeLessThan(250);
+    // No message waits for a later publish to be flushed (a lost wake-up would show as the whole run).
+    expect(lat[Math.floor(lat.length * 0.99)]).toBeLessThan(1000);
     // One frame per client per tick: far fewer frames than messages.
     const frames = many.reduce((n, c) => n + c.frames.length, 0);
     expect(frames).toBeLessThan((50 * 200) / 4);
