@@ -209,11 +209,10 @@ export class VenueSession {
       concurrency: config.pollConcurrency ?? 1,
       ctx: this.ctx,
       log: this.log,
-      get: (url, answer) => void this.restGet(url, 'poll', answer),
-      deliver: (symbol, msg, recvTs) => {
-        M.messages.inc({ venue: this.venue, channel: 'ticker' });
-        this.feeds.get(symbol)?.onPolledTicker(msg, recvTs);
+      get: (url, answer) => {
+        this.restGet(url, 'poll', answer).catch((err: Error) => this.log.error({ err: err.message, url }, 'poll answer handling failed'));
       },
+      deliver: (symbol, msg, recvTs) => this.feeds.get(symbol)?.onPolledTicker(msg, recvTs),
       expire: (symbol, fields) => this.feeds.get(symbol)?.expireTicker(fields),
     });
   }
