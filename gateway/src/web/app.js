@@ -365,7 +365,9 @@ function renderFeeds() {
     ...[...byVenue.entries()].sort().map(([venue, list]) => {
       const worst = list.reduce((w, s) => (STATE_RANK[s.state] > STATE_RANK[w.state] ? s : w), list[0]);
       const lags = list.map((s) => s.lagMs).filter((v) => v != null);
-      const notSynced = list.filter((s) => s.state !== 'synced' && s.symbol !== '*');
+      // symbol '*' is the venue's connection status: its counters are venue totals, not one more stream.
+      const streams = list.filter((s) => s.symbol !== '*');
+      const notSynced = streams.filter((s) => s.state !== 'synced');
       return el(
         'div',
         { class: 'feed', 'data-venue': venue },
@@ -374,7 +376,7 @@ function renderFeeds() {
         el(
           'div',
           { class: 'detail' },
-          list.length + ' streams · lag ' + (lags.length ? Math.round(Math.max(...lags)) + ' ms' : '—') + ' · resyncs ' + list.reduce((n, s) => n + s.resyncs, 0),
+          streams.length + ' streams · lag ' + (lags.length ? Math.round(Math.max(...lags)) + ' ms' : '—') + ' · resyncs ' + streams.reduce((n, s) => n + s.resyncs, 0),
         ),
         notSynced.length ? el('div', { class: 'detail' }, notSynced.map((s) => s.symbol + ': ' + s.state).join(', ')) : el('span'),
         worst.state !== 'synced' && worst.reason ? el('div', { class: 'detail' }, worst.reason) : el('span'),

@@ -13,6 +13,21 @@ describe('market metadata', () => {
     expect(marketInfo('bitmex', 'BTC/USD:BTC')).toMatchObject({ inverse: true, linear: false, contractSize: 1 });
   });
 
+  it('hand-written linear-contract facts carry their source; the sourced values are pinned', () => {
+    // Values confirmed from recorded venue rows (ccxt's static test markets) and the venues' docs; see each `source`.
+    expect(findMarket('bybit', 'BTC/USDT:USDT')).toMatchObject({ contractSize: 1, tickSize: 0.1, lotSize: 0.001 });
+    expect(findMarket('bybit', 'ETH/USDT:USDT')).toMatchObject({ contractSize: 1, tickSize: 0.01, lotSize: 0.01 });
+    expect(findMarket('bitmex', 'ETH/USDT:USDT')).toMatchObject({ contractSize: 0.00001, tickSize: 0.05, lotSize: 1000, linear: true });
+    expect(findMarket('bitmex', 'BTC/USD:BTC')).toMatchObject({ contractSize: 1, tickSize: 0.5, lotSize: 100, inverse: true });
+    expect(findMarket('hyperliquid', 'BTC/USDC:USDC')).toMatchObject({ lotSize: 0.00001, tickSize: 1 });
+    expect(findMarket('hyperliquid', 'ETH/USDC:USDC')).toMatchObject({ lotSize: 0.0001, tickSize: 0.1 });
+    for (const [venue, symbol] of [['bybit', 'BTC/USDT:USDT'], ['bybit', 'ETH/USDT:USDT'], ['bybit', 'SOL/USDT:USDT'], ['bitmex', 'ETH/USDT:USDT'], ['bitmex', 'BTC/USD:BTC'], ['hyperliquid', 'BTC/USDC:USDC'], ['hyperliquid', 'ETH/USDC:USDC']] as const) {
+      expect(findMarket(venue, symbol)?.source, `${venue} ${symbol}`).toMatch(/confirmed|corrected|UNCONFIRMED|BITMEX\.0/);
+    }
+    // The one value no source confirmed says so.
+    expect(findMarket('bybit', 'SOL/USDT:USDT')!.source).toMatch(/^UNCONFIRMED/);
+  });
+
   it('ccxt loadMarkets works offline against the recordings and against the simulated venues', async () => {
     const offline = await loadVenueMarkets(
       { venue: 'binance-futures', ccxtId: 'binanceusdm', options: { fetchMarkets: ['linear'] }, fixture: 'BINANCE_FUTURES.0', symbols: ['BTC/USDT:USDT'] },

@@ -25,7 +25,8 @@ export class SymbolFilterBus extends WrapBus {
   }
   publish<T extends Topic>(topic: T, key: string, event: TopicEvents[T]): void {
     const symbol = (event as { symbol?: string }).symbol;
-    if (topic.startsWith('md.') && symbol !== undefined && !this.symbols.has(symbol)) return;
+    // '*' (a venue's connection status) concerns every symbol of the venue: it always passes.
+    if (topic.startsWith('md.') && symbol !== undefined && symbol !== '*' && !this.symbols.has(symbol)) return;
     this.inner.publish(topic, key, event);
   }
 }

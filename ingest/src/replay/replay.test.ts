@@ -27,6 +27,7 @@ const FAST: Partial<VenueConfig> = {
   tickMs: 50,
   snapshotIntervalMs: 700, // periodic snapshots happen inside the recording
   staleAfterMs: { book: 300 },
+  pollIntervalMs: { open_interest: 150 }, // Binance USD-M open interest is polled many times in the recording
 };
 
 async function capture(bus: MemoryBus, topics: Topic[]): Promise<string[]> {
@@ -78,6 +79,7 @@ beforeAll(async () => {
     await sleep(300);
     // Faults so resync, snapshot failure/retry and reconnect paths are all in the recording.
     const f = sim.faults('binance-futures');
+    f.failOpenInterest(2, 'http'); // failed polls are recorded and replayed too
     f.failSnapshots(3);
     f.sequenceGap('BTC/USDT:USDT');
     await waitFor('down after failed snapshots', () => ingest.sessions.get('binance-futures')!.feeds.get('BTC/USDT:USDT')!.state === 'down');
@@ -87,6 +89,7 @@ beforeAll(async () => {
     f.sequenceGap('ETH/USDT:USDT');
     sim.faults('binance').disconnectAll();
     f.truncatedFrame('@depth');
+    f.failOpenInterest(2, 'malformed');
     await sleep(300);
     await waitFor('recovered again', () => ingest.health().ready);
     f.stall(400); // the books go stale, then fresh
@@ -112,8 +115,10 @@ describe('record → replay determinism', () => {
     const a = await replayThroughEngine(files);
     const b = await replayThroughEngine(files);
     full = a;
+    // No recorded answer was applied anywhere but where it was recorded (that would warn).
     expect(a.result.warnings).toEqual([]);
     expect(a.result.unansweredRequests).toBe(0);
+    expect(a.result.unansweredPolls).toBeLessThanOrEqual(3); // at most one per symbol in flight at the end
     // A sanity floor only: the recording's length follows wall-clock waits, so the count varies with machine speed.
     expect(a.out.filter((l) => l.startsWith('out.depth')).length).toBeGreaterThan(20);
     expect(a.out.join('\n') === b.out.join('\n')).toBe(true);
@@ -131,6 +136,39 @@ describe('record → replay determinism', () => {
     expect(s.counters.snapshotFailures).toBe(3);
     expect(s.counters.parseErrors).toBe(1);
     expect(s.feeds.get('ETH/USDT:USDT')!.stats.snapshotRefetches).toBe(1);
+    // Polls are in there: open interest on the tickers, failed polls replayed as failures.
+    expect(s.poller.counters.requests).toBeGreaterThan(15);
+    expect(s.poller.counters.failures).toBe(4);
+    const oi = live.filter((l) => l.startsWith('md.ticker') && /"openInterest":\d/.test(l));
+    expect(oi.length).toBeGreaterThan(10);
+    // And the connection-level status of both venues.
+    for (const v of VENUES) expect(live.filter((l) => l.startsWith('md.status') && l.includes(`"venue":"${v}","symbol":"*"`)).length, v).toBeGreaterThanOrEqual(3);
+  });
+
+  it('replays a recording made before polled channels existed: no polls, everything else as before', async () => {
+    // The same recording as an older collector would have written it: no `polls` in the session
+    // config, no open-interest answers.
+    const lines: string[] = [];
+    for (const file of files) {
+      for (const line of gunzipSync(await readFile(file)).toString('utf8').split('\n')) {
+        if (!line) continue;
+        const rec = JSON.parse(line) as { kind: string; url?: string; config?: Record<string, unknown> };
+        if (rec.kind === 'rest' && rec.url!.includes('/openInterest')) continue;
+        if (rec.kind === 'session') delete rec.config!.polls;
+        lines.push(JSON.stringify(rec));
+      }
+    }
+    const old = join(dir, 'before-polls.ndjson');
+    await writeFile(old, lines.join('\n') + '\n');
+    const r = await replayThroughEngine([old]);
+    expect(r.result.warnings).toEqual([]);
+    expect(r.result.unansweredRequests).toBe(0);
+    expect(r.result.unansweredPolls).toBe(0);
+    expect(r.result.sessions.get('binance-futures')!.poller.counters.requests).toBe(0);
+    // Books, trades, liquidations and statuses are exactly those of the full replay: polls touch nothing else.
+    const notTickers = (md: string[]) => md.filter((l) => !l.startsWith('md.ticker'));
+    expect(notTickers(r.md)).toEqual(notTickers(full.md));
+    expect(r.md.some((l) => l.startsWith('md.ticker') && /"openInterest":\d/.test(l))).toBe(false);
   });
 
   it('replays a recording cut mid-file up to the cut, with a warning', async () => {

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { Bus, Level, VenueId } from '@depthwatch/schemas';
 import { logger } from '@depthwatch/ops';
 import type { VenueAdapter } from '../sync/adapter.ts';
-import { VenueSession, type RawRecord, type VenueConfig } from '../sync/venue-session.ts';
+import { VenueSession, type RawRecord, type RestPurpose, type VenueConfig } from '../sync/venue-session.ts';
 import { adapterFor } from '../venues/index.ts';
 import { FORMAT, FORMAT_VERSION, type FileRecord } from '../record/format.ts';
 import { readRecordings, type ReadWarning } from './reader.ts';
@@ -14,8 +14,9 @@ import { GateBus, SymbolFilterBus } from './buses.ts';
  * live (VenueSession → SymbolFeed → BookSync), without sockets:
  *   - WebSocket frames are fed in recorded order on their recorded connection, with the recorded
  *     receive time as recvTs; opens, downs and housekeeping ticks happen where they were recorded;
- *   - a REST snapshot the session requests is answered with the recorded response (or fetch
- *     error) at the recorded position;
+ *   - a REST request the session makes (book snapshot or polled channel) is answered with the
+ *     recorded response (or fetch error) at the recorded position; polls are issued from recorded
+ *     ticks and answers, so they are asked for before their recorded answer comes;
  *   - the sessions' clock is the replay clock (the time of the record being handled), so status
  *     times, staleness and the periodic snapshots come out as they did live; snapshot-retry timers
  *     run on it too (they fire before the next record: a retry only issues a request, and the
@@ -60,8 +61,10 @@ export interface ReplayResult {
   truncated: boolean;
   /** Records the recorder reported as dropped (drop markers): output after them may differ from live. */
   recorderDrops: number;
-  /** REST requests that no recorded response answered. */
+  /** REST snapshot requests that no recorded response answered. */
   unansweredRequests: number;
+  /** Poll requests still waiting at the end (normal: a poll in flight when the recording stopped). */
+  unansweredPolls: number;
   /** With `from`: events held back before it, and state events (status, book snapshot, ticker per stream) published when it was reached. */
   heldBack: number;
   stateEvents: number;
@@ -69,6 +72,7 @@ export interface ReplayResult {
 }
 
 interface Waiter {
+  purpose: RestPurpose;
   resolve(body: string): void;
   reject(err: Error): void;
 }
@@ -116,7 +120,7 @@ class Replayer {
   private readonly speed: number | 'max';
   private wall0: number | null = null;
   private ts0 = 0;
-  readonly result: Omit<ReplayResult, 'book' | 'sessions' | 'unansweredRequests' | 'heldBack' | 'stateEvents'> = {
+  readonly result: Omit<ReplayResult, 'book' | 'sessions' | 'unansweredRequests' | 'unansweredPolls' | 'heldBack' | 'stateEvents'> = {
     runId: null,
     records: 0,
     frames: 0,
@@ -242,6 +246,8 @@ class Replayer {
     const st = { venue, synthTicks: !ticks, waiting: new Map(), parked: new Map(), parkedWarned: false } as Omit<VenueState, 'session' | 'tickMs' | 'nextTick'> as VenueState;
     const cfg: VenueConfig = {
       ...sanitizeConfig(config),
+      // Recorded before polled channels existed (or imported): the live run made no polls, so neither does the replay.
+      polls: config.polls ?? false,
       venue,
       recorder: undefined,
       setTimer: (fn) => {
@@ -249,7 +255,7 @@ class Replayer {
         this.timers.push(t);
         return () => (t.live = false);
       },
-      fetchText: (url) =>
+      fetchText: (url, purpose = 'snapshot') =>
         new Promise<string>((resolve, reject) => {
           const key = restKey(url);
           const parked = st.parked.get(key)?.shift();
@@ -263,11 +269,12 @@ class Replayer {
             return;
           }
           const list = st.waiting.get(key) ?? [];
-          list.push({ resolve, reject });
+          list.push({ purpose, resolve, reject });
           st.waiting.set(key, list);
         }),
     };
     st.session = new VenueSession(adapter, cfg, this.bus, () => this.now);
+    st.session.replayStart();
     st.tickMs = this.o.tickMs ?? config.tickMs ?? 1000;
     st.nextTick = ts + st.tickMs;
     this.states.set(venue, st);
@@ -300,8 +307,9 @@ class Replayer {
 
   async finish(): Promise<ReplayResult> {
     let unanswered = 0;
+    let unansweredPolls = 0;
     for (const st of this.states.values()) {
-      for (const l of st.waiting.values()) unanswered += l.length;
+      for (const l of st.waiting.values()) for (const w of l) w.purpose === 'poll' ? unansweredPolls++ : unanswered++;
       await st.session.close();
     }
     const sessions = new Map([...this.states].map(([v, s]) => [v, s.session]));
@@ -309,6 +317,7 @@ class Replayer {
       ...this.result,
       sessions,
       unansweredRequests: unanswered,
+      unansweredPolls,
       heldBack: this.gate?.held ?? 0,
       stateEvents: this.gate?.stateEvents ?? 0,
       book: (venue, symbol) => sessions.get(venue)?.feeds.get(symbol)?.book() ?? null,

@@ -199,6 +199,31 @@ export interface RestSnapshot {
   parse(body: string, symbol: string, ctx: ParseContext): BookSnapshotMsg;
 }
 
+/** The ticker fields a polled channel may set (TickerMsg minus its header). */
+export type TickerField = Exclude<keyof TickerMsg, 'kind' | 'symbol' | 'ts'>;
+
+/**
+ * A polled REST channel: data the venue publishes only over REST (Binance USD-M open interest).
+ * The framework runs it per symbol (VenueSession / sync/rest-poller.ts): on its housekeeping tick,
+ * at most `pollConcurrency` requests in flight per venue, alongside (never instead of) book
+ * snapshots; the answer merges into the symbol's ticker, which is published whole. A failed or
+ * unparseable poll is counted and logged; it never touches book sync or the feed's status.
+ */
+export interface RestPoll {
+  /** Metric label and config key (`open_interest`). */
+  readonly name: string;
+  /** The ticker fields this poll sets; they are reset to null once no poll succeeded for `staleAfterMs`. */
+  readonly fields: readonly TickerField[];
+  /** Full URL for one symbol given the configured REST base. */
+  url(restBase: string, venueSymbol: string): string;
+  /** Default period between a symbol's polls (config can override per poll name). */
+  readonly intervalMs: number;
+  /** The venue's request weight for one call, against its per-IP budget (documented in the adapter). */
+  readonly weight: number;
+  /** Answer → ticker fields (others left undefined = unchanged). Throws VenueParseError on anything unusable. */
+  parse(body: string, symbol: string, ctx: ParseContext): TickerMsg;
+}
+
 export interface VenueAdapter {
   readonly venue: VenueId;
   /** Real venue endpoints; config (and the simulator) override them. */
@@ -212,6 +237,8 @@ export interface VenueAdapter {
   readonly sync: SyncRules;
   /** REST snapshot endpoint; required when sync.bootstrap === 'rest'. */
   readonly restSnapshot?: RestSnapshot;
+  /** Polled REST channels (data the venue has no stream for); run for symbols subscribed to the ticker channel. */
+  readonly polls?: readonly RestPoll[];
   /** Whether the venue sends checksums (the framework verifies with `checksum` unless disabled in config). */
   checksum?(book: OrderBook, msg: BookDiffMsg | BookSnapshotMsg, market: MarketInfo): boolean | null;
 

@@ -28,5 +28,21 @@ export const ingestMetrics = {
     help: `Per-symbol sync state as an index into [${SYNC_STATES.join(', ')}]`,
     labelNames: ['venue', 'symbol'],
   }),
+  connectionState: gauge<'venue'>({
+    name: 'depthwatch_ingest_connection_state',
+    help: `Venue connection state (md.status symbol '*') as an index into [${SYNC_STATES.join(', ')}]`,
+    labelNames: ['venue'],
+  }),
+  pollRequests: counter<'venue' | 'poll'>({ name: 'depthwatch_ingest_poll_requests_total', help: 'Polled REST channel requests sent', labelNames: ['venue', 'poll'] }),
+  pollFailures: counter<'venue' | 'poll' | 'reason'>({
+    name: 'depthwatch_ingest_poll_failures_total',
+    help: 'Polled REST channel requests that failed (reason http: no answer or non-2xx; parse: unusable body)',
+    labelNames: ['venue', 'poll', 'reason'],
+  }),
+  pollAge: gauge<'venue' | 'poll'>({
+    name: 'depthwatch_ingest_poll_age_seconds',
+    help: "Age of the oldest symbol's last successful poll answer (per venue and poll)",
+    labelNames: ['venue', 'poll'],
+  }),
   connections: gauge<'venue'>({ name: 'depthwatch_ingest_open_connections', help: 'Open venue WebSocket connections', labelNames: ['venue'] }),
 };

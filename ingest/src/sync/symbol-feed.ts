@@ -1,5 +1,5 @@
 import { SYNC_STATES, streamKey, type Bus, type FeedStatus, type Level, type SyncState, type Ticker, type Topic, type TopicEvents, type VenueId } from '@depthwatch/schemas';
-import type { BookDiffMsg, BookSnapshotMsg, Channel, LiquidationMsg, TickerMsg, TradeMsg } from './adapter.ts';
+import type { BookDiffMsg, BookSnapshotMsg, Channel, LiquidationMsg, TickerField, TickerMsg, TradeMsg } from './adapter.ts';
 import { BookSync, type BookSyncListener, type ResyncReason } from './book-sync.ts';
 import type { OrderBook } from './order-book.ts';
 import type { SyncRules } from './adapter.ts';
@@ -146,6 +146,24 @@ export class SymbolFeed {
 
   onTicker(t: TickerMsg, recvTs: number): void {
     this.touch('ticker', t.ts, recvTs);
+    this.mergeTicker(t, recvTs);
+  }
+
+  /**
+   * A polled REST channel's answer (sync/rest-poller.ts): merged and published like a streamed
+   * ticker, but it does not count as ticker-stream activity — a dead markPrice stream must still go
+   * stale while polls keep answering. Polled data has its own staleness rule (expireTicker).
+   */
+  onPolledTicker(t: TickerMsg, recvTs: number): void {
+    this.mergeTicker(t, recvTs);
+  }
+
+  /** A polled channel went stale: its fields are unknown from now on (published with the next ticker). */
+  expireTicker(fields: readonly TickerField[]): void {
+    for (const f of fields) this.ticker[f] = null;
+  }
+
+  private mergeTicker(t: TickerMsg, recvTs: number): void {
     const m = this.ticker;
     if (t.markPrice !== undefined) m.markPrice = t.markPrice;
     if (t.indexPrice !== undefined) m.indexPrice = t.indexPrice;

@@ -4,6 +4,8 @@ import { CHANNELS, VenueParseError, type Channel, type ParseContext, type Stream
 import { Backoff, RollingMedian } from './backoff.ts';
 import type { ResyncReason } from './book-sync.ts';
 import { ManagedConnection } from './connection.ts';
+import { ConnectionStatus } from './connection-status.ts';
+import { RestPoller, type RestAnswer } from './rest-poller.ts';
 import { ingestMetrics as M } from './metrics.ts';
 import { SymbolFeed } from './symbol-feed.ts';
 import { assertWellFormed } from './well-formed.ts';
@@ -33,8 +35,14 @@ export interface VenueConfig {
   tickMs?: number;
   /** Max parallel REST snapshot requests per venue (rate limits are per IP). */
   snapshotConcurrency?: number;
+  /** Run the adapter's polled REST channels (adapter.polls, e.g. Binance USD-M open interest); default true. */
+  polls?: boolean;
+  /** Poll period overrides by poll name (`{ open_interest: 30000 }`); default: the adapter's. */
+  pollIntervalMs?: Partial<Record<string, number>>;
+  /** Max parallel poll requests per venue, in addition to snapshotConcurrency (default 1): book snapshots never wait for polls. */
+  pollConcurrency?: number;
   /** REST GET returning the body (default: global fetch, 10 s timeout, non-2xx is an error). Replays and tests inject one. */
-  fetchText?: (url: string) => Promise<string>;
+  fetchText?: (url: string, purpose?: RestPurpose) => Promise<string>;
   /** Raw traffic tap (ingest/src/record): every input that can change what the session publishes, in processing order. */
   recorder?: RawTap;
   /** One-shot timer for snapshot retries; returns a cancel function (default: unref'd setTimeout). Replays run it on the replay clock. */
@@ -43,12 +51,14 @@ export interface VenueConfig {
 
 /**
  * What a recorder receives, synchronously and in processing order: the session's configuration, connection
- * opens and downs, every received WebSocket frame and REST snapshot response (or fetch error) with the exact
+ * opens and downs, every received WebSocket frame and REST response (book snapshots and polls; or fetch error) with the exact
  * text, and the housekeeping ticks. Everything the session publishes while handling one input carries that
  * input's `ts` (see `clock`), so feeding the same records back (replay/) reproduces the same events.
  * The tap must be cheap and must not throw (the recorder only queues).
  */
 export type RecordedVenueConfig = Omit<VenueConfig, 'fetchText' | 'recorder' | 'setTimer'>;
+/** Why the session asks for a REST answer: a book snapshot or a polled channel. */
+export type RestPurpose = 'snapshot' | 'poll';
 export type RawRecord =
   | { kind: 'session'; venue: VenueId; ts: number; config: RecordedVenueConfig; ticks: boolean }
   | { kind: 'open'; venue: VenueId; ts: number; conn: number; route: string; url: string; reconnect: boolean }
@@ -64,7 +74,7 @@ function unrefTimer(fn: () => void, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
-async function httpGet(url: string): Promise<string> {
+async function httpGet(url: string, _purpose?: RestPurpose): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   const body = await res.text();
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.slice(0, 120)}`);
@@ -105,6 +115,10 @@ export class VenueSession {
   private lastParseLog = 0;
   private suppressedParseLogs = 0;
   readonly counters = { messages: 0, parseErrors: 0, snapshotRequests: 0, snapshotFailures: 0 };
+  /** Connection-level status (md.status symbol '*'). */
+  readonly status: ConnectionStatus;
+  readonly poller: RestPoller;
+  private readonly pollsOn: boolean;
   private readonly cfg: Required<Pick<VenueConfig, 'snapshotIntervalMs' | 'tickMs' | 'snapshotConcurrency'>> & {
     reconnect: { baseMs: number; maxMs: number };
     snapshotRetry: { baseMs: number; maxMs: number; failuresBeforeDown: number };
@@ -136,6 +150,7 @@ export class VenueSession {
     if (adapter.sync.bootstrap === 'rest' && !adapter.restSnapshot) throw new Error(`${this.venue}: rest bootstrap without restSnapshot`);
 
     const symbols = config.symbols ?? adapter.defaultSymbols;
+    const pollTargets: { symbol: string; venueSymbol: string }[] = [];
     const wanted = new Set<Channel>(config.channels ?? CHANNELS);
     const staleAfterMs = { ...adapter.staleAfterMs, ...config.staleAfterMs };
     const streams: StreamSpec[] = [];
@@ -145,6 +160,8 @@ export class VenueSession {
       this.markets.set(symbol, marketInfo(this.venue, symbol, venueSymbol));
       const own = adapter.streams(symbol, venueSymbol).filter((s) => wanted.has(s.channel));
       streams.push(...own);
+      // Polled channels feed the ticker: only for symbols whose ticker is wanted.
+      if (own.some((s) => s.channel === 'ticker')) pollTargets.push({ symbol, venueSymbol });
       const market = this.markets.get(symbol)!;
       const checksum = adapter.checksum;
       this.feeds.set(
@@ -166,6 +183,38 @@ export class VenueSession {
       );
     }
     this.plan(streams);
+    this.status = new ConnectionStatus({
+      venue: this.venue,
+      bus,
+      routes: this.conns.map((c) => c.route),
+      now: this.clock,
+      totals: () => {
+        const t = { resyncs: 0, gaps: 0, checksumFailures: 0 };
+        for (const f of this.feeds.values()) {
+          t.resyncs += f.stats.resyncs;
+          t.gaps += f.stats.gaps;
+          t.checksumFailures += f.stats.checksumFailures;
+        }
+        return t;
+      },
+      lagMs: () => this.offset.value,
+    });
+    this.pollsOn = config.polls !== false;
+    this.poller = new RestPoller({
+      venue: this.venue,
+      polls: this.pollsOn ? (adapter.polls ?? []) : [],
+      targets: pollTargets,
+      restBase: this.restBase,
+      intervalMs: config.pollIntervalMs,
+      concurrency: config.pollConcurrency ?? 1,
+      ctx: this.ctx,
+      log: this.log,
+      get: (url, answer) => {
+        this.restGet(url, 'poll', answer).catch((err: Error) => this.log.error({ err: err.message, url }, 'poll answer handling failed'));
+      },
+      deliver: (symbol, msg, recvTs) => this.feeds.get(symbol)?.onPolledTicker(msg, recvTs),
+      expire: (symbol, fields) => this.feeds.get(symbol)?.expireTicker(fields),
+    });
   }
 
   /** Streams grouped by route, then chunked under the venue's per-connection limit. */
@@ -195,10 +244,13 @@ export class VenueSession {
   }
 
   start(): void {
+    const ts = this.now();
     if (this.config.recorder) {
       const { fetchText: _f, recorder: _r, setTimer: _t, ...config } = this.config;
-      this.config.recorder({ kind: 'session', venue: this.venue, ts: this.now(), config: { ...config, symbols: [...this.feeds.keys()] }, ticks: true });
+      // `polls` explicitly: a recording made before polls existed has none, and its replay must not poll.
+      this.config.recorder({ kind: 'session', venue: this.venue, ts, config: { ...config, symbols: [...this.feeds.keys()], polls: this.pollsOn }, ticks: true });
     }
+    this.at(ts, () => this.status.start());
     for (const c of this.conns) c.socket.start();
     this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
     this.timer.unref();
@@ -213,6 +265,11 @@ export class VenueSession {
 
   get connections(): readonly { route: string; streams: readonly StreamSpec[]; open: boolean; opens: number }[] {
     return this.conns.map((c) => ({ route: c.route, streams: c.streams, open: c.socket.isOpen, opens: c.socket.opens }));
+  }
+
+  /** Replay hook: the session record (what start() does before opening sockets). */
+  replayStart(): void {
+    this.at(this.now(), () => this.status.start());
   }
 
   /** Replay hook (no sockets): behave as if planned connection `conn` (default: every one) just opened. */
@@ -268,6 +325,7 @@ export class VenueSession {
       if (reconnect) M.reconnects.inc({ venue: this.venue });
       for (const text of this.adapter.onOpen(conn.route, conn.streams)) conn.socket.send(text);
       for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamUp(channels, reconnect);
+      this.status.opened(conn.id, reconnect);
       this.log.info({ conn: conn.id, streams: conn.streams.length, reconnect }, 'connected');
     });
   }
@@ -280,6 +338,7 @@ export class VenueSession {
       M.connections.dec({ venue: this.venue });
       this.log.warn({ conn: conn.id, reason }, 'connection down');
       for (const [symbol, channels] of this.channelsOn(conn)) this.feeds.get(symbol)!.streamDown(channels, `disconnected: ${reason}`);
+      this.status.down(conn.id, reason);
     });
   }
 
@@ -427,44 +486,50 @@ export class VenueSession {
     }
   }
 
-  private async fetchSnapshot(symbol: string): Promise<void> {
+  private fetchSnapshot(symbol: string): Promise<void> {
     const feed = this.feeds.get(symbol)!;
     const rest = this.adapter.restSnapshot!;
     const url = rest.url(this.restBase, this.adapter.toVenueSymbol(symbol));
     this.counters.snapshotRequests++;
-    let fetched = false;
+    return this.restGet(url, 'snapshot', (a, recvTs) => {
+      try {
+        if (!a.ok) throw new Error(a.text);
+        const snap = rest.parse(a.text, symbol, { ...this.ctx, recvTs });
+        assertWellFormed([snap]);
+        this.retries.delete(symbol);
+        if (feed.sync.state === 'awaiting') feed.onSnapshot(snap, 'rest', recvTs);
+      } catch (err) {
+        this.counters.snapshotFailures++;
+        M.snapshotFailures.inc({ venue: this.venue });
+        const r = this.retryState(symbol);
+        r.failures++;
+        feed.snapshotFailed(r.failures, (err as Error).message, this.cfg.snapshotRetry.failuresBeforeDown);
+        if (r.failures === 1 || r.failures === this.cfg.snapshotRetry.failuresBeforeDown) {
+          this.log.warn({ symbol, url, failures: r.failures, err: (err as Error).message }, 'snapshot request failed');
+        }
+        r.timer = this.setTimer(() => {
+          r.timer = null;
+          if (feed.sync.state === 'awaiting') this.requestSnapshot(symbol, 'initial');
+        }, r.backoff.next());
+      }
+    });
+  }
+
+  /**
+   * One REST GET as a session input: the answer (or fetch error) is recorded with its receive time
+   * and handled with the clock pinned to it, exactly like a received frame; nothing after close.
+   */
+  private async restGet(url: string, purpose: RestPurpose, handle: (a: RestAnswer, recvTs: number) => void): Promise<void> {
+    let answer: RestAnswer;
     try {
-      const body = await (this.config.fetchText ?? httpGet)(url);
-      fetched = true;
-      if (this.closed) return;
-      const recvTs = this.now();
-      this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: recvTs, url, ok: true, text: body });
-      this.pinned = recvTs;
-      const snap = rest.parse(body, symbol, { ...this.ctx, recvTs });
-      assertWellFormed([snap]);
-      this.retries.delete(symbol);
-      if (feed.sync.state === 'awaiting') feed.onSnapshot(snap, 'rest', recvTs);
+      answer = { ok: true, text: await (this.config.fetchText ?? httpGet)(url, purpose) };
     } catch (err) {
-      if (this.closed) return;
-      if (!fetched) {
-        this.pinned = this.now();
-        this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: this.pinned, url, ok: false, text: (err as Error).message });
-      }
-      this.counters.snapshotFailures++;
-      M.snapshotFailures.inc({ venue: this.venue });
-      const r = this.retryState(symbol);
-      r.failures++;
-      feed.snapshotFailed(r.failures, (err as Error).message, this.cfg.snapshotRetry.failuresBeforeDown);
-      if (r.failures === 1 || r.failures === this.cfg.snapshotRetry.failuresBeforeDown) {
-        this.log.warn({ symbol, url, failures: r.failures, err: (err as Error).message }, 'snapshot request failed');
-      }
-      r.timer = this.setTimer(() => {
-        r.timer = null;
-        if (feed.sync.state === 'awaiting') this.requestSnapshot(symbol, 'initial');
-      }, r.backoff.next());
-    } finally {
-      this.pinned = null;
+      answer = { ok: false, text: (err as Error).message };
     }
+    if (this.closed) return;
+    const recvTs = this.now();
+    this.config.recorder?.({ kind: 'rest', venue: this.venue, ts: recvTs, url, ok: answer.ok, text: answer.text });
+    this.at(recvTs, () => handle(answer, recvTs));
   }
 
   private retryState(symbol: string): { backoff: Backoff; failures: number; timer: (() => void) | null } {
@@ -483,6 +548,7 @@ export class VenueSession {
     this.config.recorder?.({ kind: 'tick', venue: this.venue, ts: now });
     this.at(now, () => {
       for (const f of this.feeds.values()) f.tick(now);
+      this.poller.tick(now);
     });
     const off = this.offset.value;
     if (off !== null) M.clockOffset.set({ venue: this.venue }, off / 1000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ParseContext } from '../sync/adapter.ts';
+import { VenueParseError, type ParseContext } from '../sync/adapter.ts';
 import { marketInfo } from '../metadata/index.ts';
-import { binanceFutures } from './binance-futures.ts';
+import { binanceFutures, binanceOpenInterest } from './binance-futures.ts';
 import { binance } from './binance.ts';
 
 const ctx: ParseContext = {
@@ -51,5 +51,40 @@ describe('Binance message mapping (venues.md examples)', () => {
     );
     expect(binanceFutures.restSnapshot!.url('https://fapi.binance.com', 'BTCUSDT')).toBe('https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000');
     expect(binance.restSnapshot!.url('https://api.binance.com/', 'BTCUSDT')).toBe('https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000');
+  });
+
+  it('polls open interest over REST (weight 1): answer → ticker openInterest in base at the transaction time', () => {
+    expect(binanceFutures.polls).toEqual([binanceOpenInterest]);
+    expect(binanceOpenInterest.url('https://fapi.binance.com/', 'BTCUSDT')).toBe('https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT');
+    expect(binanceOpenInterest.fields).toEqual(['openInterest']);
+    expect(binanceOpenInterest.weight).toBe(1);
+    // The documented example answer.
+    const t = binanceOpenInterest.parse('{"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}', 'BTC/USDT:USDT', ctx);
+    expect(t).toEqual({ kind: 'ticker', symbol: 'BTC/USDT:USDT', ts: 1589437530011, openInterest: 10659.509 });
+  });
+
+  it('rejects unusable open-interest answers with a VenueParseError naming the symbol and the ticker channel', () => {
+    const bad: [string, RegExp][] = [
+      ['<html>502 Bad Gateway</html>', /not JSON/],
+      ['{"code":-1121,"msg":"Invalid symbol."}', /error -1121: Invalid symbol/],
+      ['[1,2]', /not an object/],
+      ['{"openInterest":"10.5","symbol":"ETHUSDT","time":1589437530011}', /answer is for ETHUSDT/],
+      ['{"symbol":"BTCUSDT","time":1589437530011}', /openInterest: not a number/],
+      ['{"openInterest":"abc","symbol":"BTCUSDT","time":1589437530011}', /openInterest: not a number/],
+      ['{"openInterest":"-1","symbol":"BTCUSDT","time":1589437530011}', /negative/],
+      ['{"openInterest":"1","symbol":"BTCUSDT","time":-5}', /time: time out of range/],
+      ['{"openInterest":"1","time":1589437530011}', /symbol: not a string/],
+    ];
+    for (const [body, why] of bad) {
+      let err: unknown = null;
+      try {
+        binanceOpenInterest.parse(body, 'BTC/USDT:USDT', ctx);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, body).toBeInstanceOf(VenueParseError);
+      expect((err as Error).message, body).toMatch(why);
+      expect(err, body).toMatchObject({ symbol: 'BTC/USDT:USDT', channel: 'ticker' });
+    }
   });
 });

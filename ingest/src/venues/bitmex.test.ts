@@ -81,7 +81,8 @@ describe('BitMEX message mapping (venues.md §10 shapes)', () => {
     const older = { ...row, trdMatchID: 'older', side: 'Sell' };
     expect(bitmex.parse(table('trade', 'partial', [older, row]), ctx)).toMatchObject([{ id: 'older', side: 'sell' }]);
     const [eth] = bitmex.parse(table('trade', 'insert', [{ ...row, symbol: 'ETHUSDT', price: 4500, size: 250000, trdMatchID: 'e1' }]), ctx);
-    expect(eth).toMatchObject({ symbol: 'ETH/USDT:USDT', amount: 0.25, price: 4500 });
+    // ETHUSDT: 1 contract = 1e-5 ETH (1 / underlyingToPositionMultiplier; see ingest/src/metadata/markets.json source).
+    expect(eth).toMatchObject({ symbol: 'ETH/USDT:USDT', amount: 2.5, price: 4500 });
   });
 
   it('liquidation: Sell = long liquidated; fills inferred from leavesQty deltas, delete completes; lower_bound', () => {
@@ -94,7 +95,7 @@ describe('BitMEX message mapping (venues.md §10 shapes)', () => {
     expect(l2).toMatchObject({ id: `${id}-0`, amount: inv(20000, 114700), notional: 20000 });
     // A buy liquidation order closes a short; unknown orders (resting before we subscribed) are skipped.
     bitmex.parse(table('liquidation', 'partial', [{ orderID: 'b', symbol: 'ETHUSDT', side: 'Buy', price: 4600, leavesQty: 1000000 }]), ctx);
-    expect(bitmex.parse(table('liquidation', 'delete', [{ orderID: 'b', symbol: 'ETHUSDT' }]), ctx)).toMatchObject([{ liquidatedPosition: 'short', amount: 1, notional: 4600 }]);
+    expect(bitmex.parse(table('liquidation', 'delete', [{ orderID: 'b', symbol: 'ETHUSDT' }]), ctx)).toMatchObject([{ liquidatedPosition: 'short', amount: 10, notional: 46000 }]);
     expect(bitmex.parse(table('liquidation', 'update', [{ orderID: 'zzz', symbol: 'XBTUSD', leavesQty: 1 }]), ctx)).toEqual([]);
   });
 

@@ -53,6 +53,9 @@ export class BinanceSimVenue {
   readonly counters: BinanceSimCounters = { trades: {}, liquidations: {}, depthEvents: {} };
   private readonly rng: Prng;
   private failSnapshots = 0;
+  private failOpenInterest: { n: number; how: 'http' | 'malformed' } = { n: 0, how: 'http' };
+  /** Open-interest answers served per symbol (USD-M). */
+  readonly openInterestServed: Record<string, number> = {};
   private pingTimer: NodeJS.Timeout | null = null;
   private readonly onStep = (steps: InstrumentStep[]) => this.step(steps);
   private readonly onPause = () => this.flush(Date.now(), true);
@@ -123,6 +126,8 @@ export class BinanceSimVenue {
       failSnapshots: (n: number) => (this.failSnapshots = n),
       /** Clients subscribed to `stream` (e.g. `btcusdt@aggTrade`): tests wait for a subscription before trading starts. */
       subscribers: (stream: string) => [...this.fe.clients].filter((c) => c.streams.has(stream)).length,
+      /** The next `n` open-interest requests fail: HTTP 503 (`http`) or 200 with a body that is not an answer (`malformed`). */
+      failOpenInterest: (n: number, how: 'http' | 'malformed' = 'http') => (this.failOpenInterest = { n, how }),
     };
   }
 
@@ -261,6 +266,13 @@ export class BinanceSimVenue {
     if (this.o.futures && path === '/fapi/v1/openInterest') {
       const s = this.syms.get(q.get('symbol') ?? '');
       if (!s) return { status: 400, body: '{"code":-1121,"msg":"Invalid symbol."}' };
+      if (this.failOpenInterest.n > 0) {
+        this.failOpenInterest.n--;
+        if (this.failOpenInterest.how === 'http') return { status: 503, body: '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}' };
+        return { status: 200, body: JSON.stringify({ openInterest: 'NaN', symbol: s.inst.spec.venueSymbol, time: Date.now() }) };
+      }
+      this.openInterestServed[s.inst.spec.symbol] = (this.openInterestServed[s.inst.spec.symbol] ?? 0) + 1;
+      // The market's open interest (the same number the other venues' tickers carry), in contracts = base.
       return { status: 200, body: JSON.stringify({ openInterest: s.inst.qty(s.inst.openInterestLots), symbol: s.inst.spec.venueSymbol, time: Date.now() }) };
     }
     if (path === (this.o.futures ? '/fapi/v1/ping' : '/api/v3/ping')) return { status: 200, body: '{}' };
