@@ -14,7 +14,7 @@
  * gap; probe latency p99 during abuse stays within a bound of the baseline; every refusal the abuser
  * saw is a documented error and shows up in depthwatch_gateway_refused_total{reason}.
  *
- *   npx tsx gateway/src/load.drill.ts [--conns 10000] [--json out.json]
+ *   npx tsx gateway/src/load.drill.ts [--conns 10000] [--json out.json] [--pass-slice-clients N]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { MemoryBus } from '@depthwatch/bus';
 import { registry } from '@depthwatch/ops';
 import type { Trade } from '@depthwatch/schemas';
 import { startGateway } from './index.ts';
+import { DEFAULT_GATEWAY_CONFIG } from './config.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const KEY = 'drill-key-0123456789';
@@ -330,7 +331,8 @@ async function orchestrate(): Promise<void> {
   const gw = await startGateway({
     bus,
     port: 0,
-    config: { maxConnections: conns + probes + 2000, apiKeys: [{ name: 'drill', key: KEY, maxConnections: conns + probes + 2000 }], keepaliveMs: 60_000 },
+    // --pass-slice-clients 1000000 gives unsliced passes, for before/after comparisons.
+    config: { passSliceClients: Number(arg('pass-slice-clients', String(DEFAULT_GATEWAY_CONFIG.passSliceClients))), maxConnections: conns + probes + 2000, apiKeys: [{ name: 'drill', key: KEY, maxConnections: conns + probes + 2000 }], keepaliveMs: 60_000 },
   });
   const wsUrl = gw.url.replace(/^http/, 'ws') + '/v1/stream';
   const loop = monitorEventLoopDelay({ resolution: 5 });

@@ -105,6 +105,14 @@ export class StreamHub {
   private passImmediate: NodeJS.Immediate | null = null;
   private passTimer: NodeJS.Timeout | null = null;
   private passTimerDue = Infinity;
+  /** The flush pass in progress: the clients it visits (flush set at its start), the next one to visit. */
+  private passQueue: ClientConn[] = [];
+  private passAt = 0;
+  private passForce = false;
+  private passNextDue = Infinity;
+  /** A pass is between two slices; a pass asked for meanwhile runs once it is over. */
+  private slicing = false;
+  private passAgain = false;
   private running = false;
   private readonly wake = (c: ClientConn): void => {
     c.scheduled = true;
@@ -138,7 +146,9 @@ export class StreamHub {
     };
     this.unsubscribers.push(
       await bus.subscribe('out.depth', guard((e: DepthMetrics | AssetDepth) => (e.type === 'asset_depth' ? this.onAssetDepth(e) : this.onDepth(e))), opts),
-      await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), opts),
+      // Rebuild books on start (Kafka: from the last snapshot in the bus's md.book rewind window), so a
+      // restarted gateway serves book snapshots at once instead of after the collectors' next periodic snapshot.
+      await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), { ...opts, fromBeginning: true }),
       await bus.subscribe('md.trade', guard((e: Trade) => this.onPlain('trades', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.liquidation', guard((e: Liquidation) => this.onPlain('liquidations', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.ticker', guard((e: Ticker) => this.onTicker(e)), opts),
@@ -161,6 +171,8 @@ export class StreamHub {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     this.passImmediate = this.passTimer = this.keepaliveTimer = null;
     this.passTimerDue = Infinity;
+    this.slicing = this.passAgain = false;
+    this.passQueue = [];
     const unsubs = this.unsubscribers;
     this.unsubscribers = [];
     this.attached = false;
@@ -529,7 +541,12 @@ export class StreamHub {
   // ---------------------------------------------------------------- flush scheduling
 
   private schedulePass(): void {
-    if (this.passImmediate !== null || !this.running) return;
+    if (!this.running) return;
+    if (this.slicing) {
+      this.passAgain = true;
+      return;
+    }
+    if (this.passImmediate !== null) return;
     this.passImmediate = setImmediate(this.runPass);
   }
 
@@ -544,38 +561,61 @@ export class StreamHub {
 
   private readonly runPass = (): void => {
     this.passImmediate = null;
-    this.pass(false);
+    this.pass(false, this.cfg.passSliceClients);
   };
 
   private readonly runTimedPass = (): void => {
     this.passTimer = null;
     this.passTimerDue = Infinity;
-    this.pass(false);
+    if (this.slicing) this.passAgain = true;
+    else this.pass(false, this.cfg.passSliceClients);
   };
 
-  /** Runs one flush pass now, ignoring the per-client minimum interval (tests). */
+  private readonly runSlice = (): void => {
+    this.passImmediate = null;
+    this.slice(this.cfg.passSliceClients);
+  };
+
+  /** Runs one flush pass now, whole, ignoring the per-client minimum interval (tests). */
   tick(): void {
-    this.pass(true);
+    if (this.slicing) this.slice(Infinity);
+    this.pass(true, Infinity);
   }
 
   /**
    * One flush pass: builds the dirty books' messages, then writes one frame to every client in the
-   * flush set that is due (last frame at least cfg.tickMs ago). Clients still inside their interval,
-   * and behind clients (rechecked every max(tickMs, 10 ms) so the slow-consumer clock runs and they
-   * resume as soon as their socket drains), stay in the set behind a timer. Metrics are folded
-   * once per pass.
+   * flush set that is due (last frame at least cfg.tickMs ago), `sliceClients` clients per
+   * event-loop turn. Clients still inside their interval, and behind clients (rechecked every
+   * max(tickMs, 10 ms) so the slow-consumer clock runs and they resume as soon as their socket
+   * drains), stay in the set behind a timer. Metrics are folded once per slice.
    */
-  private pass(force: boolean): void {
+  private pass(force: boolean, sliceClients: number): void {
     this.flushBooks();
     if (this.flushSet.size === 0) {
       foldPendingMetrics();
       return;
     }
+    this.passQueue = [...this.flushSet];
+    this.passAt = 0;
+    this.passForce = force;
+    this.passNextDue = Infinity;
+    this.slice(sliceClients);
+  }
+
+  /**
+   * Visits the next clients of the pass. Each visit writes at most one whole frame (consecutive
+   * cseqs), so slicing between clients keeps every client's order; messages queued for a client
+   * between slices go out with its frame if it is still ahead in this pass, else in the next pass.
+   */
+  private slice(limit: number): void {
     const now = performance.now();
     const minGap = this.cfg.tickMs;
     const soft = this.cfg.softBufferBytes;
-    let nextDue = Infinity;
-    for (const c of this.flushSet) {
+    const force = this.passForce;
+    const end = Math.min(this.passQueue.length, this.passAt + limit);
+    for (; this.passAt < end; this.passAt++) {
+      const c = this.passQueue[this.passAt]!;
+      if (!this.flushSet.has(c)) continue; // removed (closed) since the pass began
       if (c.closing) {
         this.flushSet.delete(c);
         c.scheduled = false;
@@ -583,7 +623,7 @@ export class StreamHub {
       }
       if (!force && now - c.lastFrameAt < minGap && c.pendingCount > 0) {
         const due = c.lastFrameAt + minGap;
-        if (due < nextDue) nextDue = due;
+        if (due < this.passNextDue) this.passNextDue = due;
         continue;
       }
       if (c.flush(now) === 'slow') {
@@ -603,14 +643,26 @@ export class StreamHub {
         c.scheduled = false;
       } else if (c.behindSince !== null || c.ws.bufferedAmount > soft) {
         const due = now + Math.max(minGap, 10);
-        if (due < nextDue) nextDue = due;
+        if (due < this.passNextDue) this.passNextDue = due;
       } else if (c.pendingCount === 0) {
         this.flushSet.delete(c);
         c.scheduled = false;
       }
     }
     foldPendingMetrics();
-    if (nextDue !== Infinity && this.running) this.armPassTimer(nextDue, now);
+    if (this.passAt < this.passQueue.length) {
+      // Let I/O and bus events in before the next slice.
+      this.slicing = true;
+      if (this.running) this.passImmediate = setImmediate(this.runSlice);
+      return;
+    }
+    this.slicing = false;
+    this.passQueue = [];
+    if (this.passNextDue !== Infinity && this.running) this.armPassTimer(this.passNextDue, now);
+    if (this.passAgain) {
+      this.passAgain = false;
+      this.schedulePass();
+    }
   }
 
   private keepalive(): void {
