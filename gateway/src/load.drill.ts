@@ -338,8 +338,19 @@ async function orchestrate(): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   let fastSeq = 0;
   let slowSeq = 0;
-  const trade = (t: { venue: 'binance' | 'okx'; symbol: string }, seq: number): Trade => ({ type: 'trade', venue: t.venue, symbol: t.symbol, ts: Date.now(), recvTs: Date.now(), seq, id: `d${seq}`, price: 100, amount: 1, side: 'buy', liquidation: false });
-  const fastTimer = setInterval(() => bus.publish('md.trade', `${FAST.venue}:${FAST.symbol}`, trade(FAST, ++fastSeq)), 5);
+  const trade = (t: { venue: 'binance' | 'okx'; symbol: string }, seq: number, ts = Date.now()): Trade => ({ type: 'trade', venue: t.venue, symbol: t.symbol, ts, recvTs: ts, seq, id: `d${seq}`, price: 100, amount: 1, side: 'buy', liquidation: false });
+  // The fast stream runs on a fixed schedule (one trade per 5 ms from fastStart), each stamped with
+  // its scheduled time; a timer that fires late publishes everything due. Probe latency therefore
+  // includes any time the gateway's event loop was blocked (no coordinated omission: a blocked loop
+  // delays the publisher as well, which would otherwise hide the block from the probes).
+  const fastStart = Date.now();
+  const fastTimer = setInterval(() => {
+    const due = Math.floor((Date.now() - fastStart) / 5);
+    while (fastSeq < due) {
+      fastSeq++;
+      bus.publish('md.trade', `${FAST.venue}:${FAST.symbol}`, trade(FAST, fastSeq, fastStart + fastSeq * 5));
+    }
+  }, 5);
   const slowTimer = setInterval(() => bus.publish('md.trade', `${SLOW.venue}:${SLOW.symbol}`, trade(SLOW, ++slowSeq)), 1000);
   const crowd = await forkMode('crowd');
   const abuser = await forkMode('abuse');
