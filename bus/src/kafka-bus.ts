@@ -235,6 +235,8 @@ class GroupConsumer {
   private readonly epochs = new Map<string, number>();
   private readonly committed = new Map<string, number>();
   private epochSeq = 0;
+  /** Back-pressure from the group's handlers: deliver and fetch nothing until resumed. */
+  private paused = false;
 
   constructor(
     private readonly bus: KafkaBus,
@@ -355,7 +357,35 @@ class GroupConsumer {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+    // A group paused before this (re)start stays paused (kafkajs keeps topic-level pauses across rebalances).
+    if (this.paused) consumer.pause(this.physicalTopics());
     await ready;
+  }
+
+  private physicalTopics(): { topic: string }[] {
+    return [...this.topics.keys()].map((t) => ({ topic: this.bus.topicName(t) }));
+  }
+
+  /**
+   * Stops (or restarts) delivery and fetching for the whole group. Records of a batch already
+   * fetched but not yet delivered are not resolved, so kafkajs fetches them again after resume.
+   */
+  setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    const c = this.consumer;
+    if (!c) return;
+    try {
+      if (paused) c.pause(this.physicalTopics());
+      else c.resume(this.physicalTopics());
+    } catch (err) {
+      // Only before consumer.run(): restart() applies the flag after run.
+      this.bus.log.warn({ group: this.groupId, err: String(err) }, 'consumer pause/resume failed');
+    }
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -375,7 +405,8 @@ class GroupConsumer {
     let lastBeat = Date.now();
     let n = 0;
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+      // Paused by a handler (possibly on the previous record): leave the rest unresolved for after resume.
+      if (!isRunning() || isStale() || this.paused) break;
       const offset = Number(message.offset);
       let info = LIVE;
       if (replayUntil >= 0) {
@@ -776,6 +807,24 @@ export class KafkaBus implements Bus {
     const g = this.groups.get(m.groupId);
     if (!g || !g.manualCommit || m.positions.length === 0) return;
     await g.commit(m.positions);
+  }
+
+  /**
+   * Back-pressure: the group's handlers in this process get no further record (the rest of a batch
+   * in hand included) and nothing more is fetched for it until `resume(group)`. Membership is kept
+   * (kafkajs heartbeats while paused), so the partitions stay here and nothing is redelivered
+   * elsewhere. Other groups of this process are not affected.
+   */
+  pause(group: string): void {
+    this.groupByName(group)?.setPaused(true);
+  }
+
+  resume(group: string): void {
+    this.groupByName(group)?.setPaused(false);
+  }
+
+  private groupByName(group: string): GroupConsumer | undefined {
+    return this.groups.get(`${this.opts.groupPrefix}${group}`);
   }
 
   /** The group's committed offsets by `${topic}/${partition}` (-1: none). */

@@ -11,6 +11,9 @@ import { KafkaBus } from './kafka-bus.ts';
  * Broker restart drill: the only Kafka broker goes down for a few seconds while a producer keeps
  * publishing and a consumer group keeps reading. Afterwards every published record has arrived
  * (at least once) and nothing was dropped from the producer queue.
+ * Then the producer queue cap: with the broker down and a small `maxPending`, exactly the records
+ * beyond the cap are dropped and counted, and the ones queued before it are delivered once the
+ * broker is back.
  */
 
 const exec = promisify(execFile);
@@ -27,13 +30,21 @@ async function dropped(): Promise<number> {
 }
 
 let bus: KafkaBus;
+let brokers: string[];
+let brokerStopped = false;
+
+async function broker(cmd: 'stop' | 'start'): Promise<void> {
+  await exec('bash', ['infra/local/kafka.sh', cmd], { timeout: cmd === 'stop' ? 60_000 : 120_000 });
+  brokerStopped = cmd === 'stop';
+}
 
 beforeAll(async () => {
-  const brokers = (await ensureKafka()).split(',');
+  brokers = (await ensureKafka()).split(',');
   bus = await KafkaBus.connect({ brokers, clientId: run, topicPrefix: `${run}.`, partitions: 2, lagPollMs: 0 });
 });
 
 afterAll(async () => {
+  if (brokerStopped) await broker('start');
   await bus?.close();
 });
 
@@ -53,9 +64,9 @@ describe('Kafka broker restart', () => {
     const pump = setInterval(() => publishSome(20), 20);
     try {
       await sleep(1_500);
-      await exec('bash', ['infra/local/kafka.sh', 'stop'], { timeout: 60_000 });
+      await broker('stop');
       await sleep(3_000);
-      await exec('bash', ['infra/local/kafka.sh', 'start'], { timeout: 120_000 });
+      await broker('start');
       await sleep(2_000);
     } finally {
       clearInterval(pump);
@@ -67,5 +78,33 @@ describe('Kafka broker restart', () => {
     expect(received.size).toBe(published);
     expect(deliveries).toBeGreaterThanOrEqual(published);
     expect((await dropped()) - droppedBefore).toBe(0);
+  }, 240_000);
+
+  it('bounds the producer queue at maxPending while the broker is down: drops and counts exactly the excess, delivers the rest after', async () => {
+    const MAX = 500;
+    const OVER = 321;
+    const capped = await KafkaBus.connect({ brokers, clientId: `${run}-capped`, topicPrefix: `${run}.`, partitions: 2, lagPollMs: 0, maxPending: MAX });
+    try {
+      const received = new Set<string>();
+      await bus.subscribe('md.trade', (e) => void received.add(e.id), { group: `${run}-cap-${randomUUID()}` });
+      const droppedBefore = await dropped();
+      await broker('stop');
+      const t = (i: number) => ({ ...trade(i), id: `cap${i}` });
+      for (let i = 0; i < MAX + OVER; i++) capped.publish('md.trade', `bybit:${t(i).symbol}`, t(i));
+      // Nothing can be acknowledged with the broker down: the queue holds exactly the cap.
+      expect(capped.pending).toBe(MAX);
+      expect((await dropped()) - droppedBefore).toBe(OVER);
+      await sleep(1_000);
+      expect(capped.pending).toBe(MAX);
+      await broker('start');
+      await capped.flush();
+      expect(capped.pending).toBe(0);
+      const deadline = Date.now() + 90_000;
+      while (received.size < MAX && Date.now() < deadline) await sleep(250);
+      expect([...received].sort()).toEqual(Array.from({ length: MAX }, (_, i) => `cap${i}`).sort());
+      expect((await dropped()) - droppedBefore).toBe(OVER);
+    } finally {
+      await capped.close();
+    }
   }, 240_000);
 });

@@ -5,13 +5,15 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { startSimulatedVenues, type SimulatedVenues } from '@depthwatch/ingest';
 import { ensureClickHouse, ensureKafka } from '../../infra/local/ensure.ts';
 import { startStage, type StageProcess } from './processes.ts';
-import { connectStream, type StreamClient } from './ws-client.ts';
+import { connectStream, reconnectStream, type Message, type StreamClient } from './ws-client.ts';
 
 /**
  * The distributed path for real: ingest, engine (+ ClickHouse sink) and gateway as three OS
  * processes on the real Kafka broker, against a simulated venue run by the test (so the test knows
  * exactly what the venue sent). ClickHouse is restarted and the engine is killed with SIGKILL
  * mid-run; afterwards every trade and liquidation the venue sent must be in ClickHouse exactly once.
+ * Then the gateway is killed with SIGKILL and restarted: its clients reconnect and resubscribe, get
+ * a book snapshot and updates that end equal to the venue's book, while ingest and engine go on.
  */
 
 const VENUE = 'binance-futures';
@@ -47,6 +49,12 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return sums;
 }
 
+function startGateway(port = '0'): StageProcess {
+  const p = startStage('gateway', ['gateway', ...stageArgs(), '--port', port, '--clickhouse', clickhouse, '--clickhouse-db', db]);
+  stages.push(p);
+  return p;
+}
+
 function startEngine(): StageProcess {
   const p = startStage('engine', ['engine', ...stageArgs(), '--group', `${run}-engine`, '--clickhouse', clickhouse, '--clickhouse-db', db, '--port', '0']);
   stages.push(p);
@@ -74,8 +82,7 @@ beforeAll(async () => {
   const ep = sim.endpoints[VENUE]!;
   const engine = startEngine();
   engineOpsUrl = (await engine.waitFor(/health and metrics on (http:\/\/\S+?)\/healthz/))[1];
-  const gateway = startStage('gateway', ['gateway', ...stageArgs(), '--port', '0', '--clickhouse', clickhouse, '--clickhouse-db', db]);
-  stages.push(gateway);
+  const gateway = startGateway();
   await engine.waitFor(/health and metrics on/);
   gatewayUrl = (await gateway.waitFor(/gateway listening on (http:\/\/\S+)/))[1];
   const ingest = startStage('ingest', ['ingest', ...stageArgs(), '--venues', VENUE, '--symbols', SYMBOL, '--rest-url', `${VENUE}=${ep.restUrl}`, '--ws-url', `${VENUE}=${ep.wsUrl}`, '--port', '0']);
@@ -154,6 +161,80 @@ describe('three processes over Kafka, history in ClickHouse', () => {
     expect(bad.status).toBe(400);
     client.close();
   });
+
+  it('survives a gateway SIGKILL: clients reconnect, resubscribe, get a book snapshot, then updates ending equal to the venue book; ingest, engine and history unaffected', async () => {
+    const wsUrl = `${gatewayUrl.replace(/^http/, 'ws')}/v1/stream`;
+    const subscribe = { op: 'subscribe', reqId: 'again', channels: ['book', 'depth', 'trades'], venues: [VENUE], symbols: [SYMBOL], depth: 10 };
+    const live = (name: string) => stages.find((s) => s.name === name && s.child.exitCode === null && s.child.signalCode === null)!;
+    const ingest = live('ingest');
+    const engine = live('engine');
+    sim.market.resume();
+    const first = await connectStream(wsUrl);
+    first.send(subscribe);
+    await first.next((m) => m.type === 'book', 60_000);
+
+    const [ingestBefore, engineBefore] = await Promise.all([scrape(ingestOpsUrl), scrape(engineOpsUrl)]);
+    await live('gateway').kill('SIGKILL');
+    await first.closed;
+    await sleep(3_000); // no gateway at all for a while
+    const [ingestDuring, engineDuring] = await Promise.all([scrape(ingestOpsUrl), scrape(engineOpsUrl)]);
+    const delta = (a: Map<string, number>, b: Map<string, number>, name: string) => (b.get(name) ?? 0) - (a.get(name) ?? 0);
+    expect(delta(ingestBefore, ingestDuring, 'depthwatch_bus_produced_total')).toBeGreaterThan(0);
+    expect(delta(engineBefore, engineDuring, 'depthwatch_engine_depth_published_total')).toBeGreaterThan(0);
+
+    // Same port, as behind a fixed address; the client retries until the new process listens.
+    startGateway(new URL(gatewayUrl).port);
+    const { client, attempts } = await reconnectStream(wsUrl, 120_000);
+    client.send(subscribe);
+    const ack = await client.next((m) => m.type === 'subscribed' && m.reqId === 'again', 30_000);
+    const at = client.messages.indexOf(ack);
+    const snapshot = client.messages.slice(at + 1, at + 1 + (ack.snapshot as number));
+    // The restarted gateway rebuilt the book from Kafka: the snapshot carries it at once.
+    expect(snapshot.map((m) => m.type)).toContain('book');
+    const books = () => client.messages.filter((m) => m.type === 'book');
+    const firstBooks = books().length;
+    await client.next(() => books().length >= firstBooks + 5, 30_000).catch(() => {});
+    expect(books().length).toBeGreaterThanOrEqual(firstBooks + 5);
+
+    sim.market.pause();
+    const want = () => {
+      const b = sim.market.book(VENUE, SYMBOL);
+      return JSON.stringify({ bids: b.bids.slice(0, 10), asks: b.asks.slice(0, 10) });
+    };
+    const last = (type: string): Message | undefined => client.messages.findLast((m) => m.type === type);
+    const got = () => {
+      const b = last('book');
+      return b && JSON.stringify({ bids: b.bids, asks: b.asks });
+    };
+    const deadline = Date.now() + 15_000;
+    while (got() !== want() && Date.now() < deadline) await sleep(100);
+    expect(got()).toBe(want());
+    // The engine's view, through the gateway: its trailing depth publish reaches the same top of book.
+    const venueBook = sim.market.book(VENUE, SYMBOL);
+    const top = () => {
+      const d = last('depth');
+      return d && [d.bestBid, d.bestAsk];
+    };
+    while (JSON.stringify(top()) !== JSON.stringify([venueBook.bids[0]![0], venueBook.asks[0]![0]]) && Date.now() < deadline + 10_000) await sleep(100);
+    expect(top()).toEqual([venueBook.bids[0]![0], venueBook.asks[0]![0]]);
+    // A new connection numbers from 1 without holes.
+    expect(client.gaps).toBe(0);
+    expect(attempts).toBeGreaterThanOrEqual(1);
+
+    // Ingest and engine never noticed: same processes, no book resync, and history is complete.
+    expect([ingest.child.exitCode, engine.child.exitCode]).toEqual([null, null]);
+    const ingestAfter = await scrape(ingestOpsUrl);
+    expect(delta(ingestBefore, ingestAfter, 'depthwatch_ingest_resyncs_total')).toBe(0);
+    const expectedTrades = sim.sent(VENUE).trades[SYMBOL];
+    let trades = -1;
+    const storeDeadline = Date.now() + 60_000;
+    while (Date.now() < storeDeadline && trades !== expectedTrades) {
+      trades = await count('trades');
+      if (trades !== expectedTrades) await sleep(1_000);
+    }
+    expect(trades).toBe(expectedTrades);
+    client.close();
+  }, 240_000);
 
   it('exposes health and metrics on every process, and the metrics move', async () => {
     for (const url of [ingestOpsUrl, engineOpsUrl, gatewayUrl]) {

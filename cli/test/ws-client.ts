@@ -7,6 +7,8 @@ export interface StreamClient {
   ws: WebSocket;
   messages: Message[];
   gaps: number;
+  /** Resolves when the socket is closed (by either side, or the server process dying). */
+  closed: Promise<void>;
   send(request: object): void;
   next(predicate: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
   close(): void;
@@ -20,6 +22,7 @@ export async function connectStream(url: string): Promise<StreamClient> {
     ws,
     messages,
     gaps: 0,
+    closed: new Promise<void>((resolve) => ws.once('close', () => resolve())),
     send: (request) => ws.send(JSON.stringify(request)),
     next(predicate, timeoutMs = 30_000) {
       const found = messages.find(predicate);
@@ -54,4 +57,17 @@ export async function connectStream(url: string): Promise<StreamClient> {
     ws.once('error', reject);
   });
   return client;
+}
+
+/** What a client does after losing its gateway: reconnect with backoff until the server answers. */
+export async function reconnectStream(url: string, timeoutMs = 60_000): Promise<{ client: StreamClient; attempts: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      return { client: await connectStream(url), attempts };
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`no gateway at ${url} after ${attempts} attempts: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempts)));
+    }
+  }
 }

@@ -19,6 +19,12 @@ export interface GatewayConfig {
    * up everything queued meanwhile (natural batching).
    */
   tickMs: number;
+  /**
+   * Clients visited per slice of a flush pass. A pass over more clients yields to the event loop
+   * (setImmediate) between slices, so bus events, client requests and new connections are handled
+   * while thousands of clients are written to; every client in the pass is still visited in order.
+   */
+  passSliceClients: number;
   maxConnections: number;
   /** Active subscriptions (one per accepted `subscribe`) per connection. */
   maxSubscriptionsPerConnection: number;
@@ -64,6 +70,7 @@ export interface GatewayConfig {
 
 export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
   tickMs: 2,
+  passSliceClients: 256,
   maxConnections: 5000,
   maxSubscriptionsPerConnection: 64,
   maxFilterItems: 256,
@@ -124,7 +131,7 @@ export function resolveGatewayConfig(partial: Partial<GatewayConfig> = {}, env: 
   }
   cfg.apiKeys = keys;
   const positive: (keyof GatewayConfig)[] = [
-    'tickMs', 'maxConnections', 'maxSubscriptionsPerConnection', 'maxFilterItems', 'maxMessageBytes', 'hardMaxMessageBytes',
+    'tickMs', 'passSliceClients', 'maxConnections', 'maxSubscriptionsPerConnection', 'maxFilterItems', 'maxMessageBytes', 'hardMaxMessageBytes',
     'defaultBookDepth', 'maxBookDepth', 'rateLimitPerSec', 'rateLimitBurst', 'softBufferBytes', 'hardBufferBytes',
     'maxPendingBytes', 'slowDisconnectMs', 'closeGraceMs', 'keepaliveMs', 'historyCapacity', 'historyMaxLimit', 'historyDefaultLimit',
   ];

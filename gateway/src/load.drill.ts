@@ -14,7 +14,7 @@
  * gap; probe latency p99 during abuse stays within a bound of the baseline; every refusal the abuser
  * saw is a documented error and shows up in depthwatch_gateway_refused_total{reason}.
  *
- *   npx tsx gateway/src/load.drill.ts [--conns 10000] [--json out.json]
+ *   npx tsx gateway/src/load.drill.ts [--conns 10000] [--json out.json] [--pass-slice-clients N]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { MemoryBus } from '@depthwatch/bus';
 import { registry } from '@depthwatch/ops';
 import type { Trade } from '@depthwatch/schemas';
 import { startGateway } from './index.ts';
+import { DEFAULT_GATEWAY_CONFIG } from './config.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const KEY = 'drill-key-0123456789';
@@ -330,14 +331,26 @@ async function orchestrate(): Promise<void> {
   const gw = await startGateway({
     bus,
     port: 0,
-    config: { maxConnections: conns + probes + 2000, apiKeys: [{ name: 'drill', key: KEY, maxConnections: conns + probes + 2000 }], keepaliveMs: 60_000 },
+    // --pass-slice-clients 1000000 gives unsliced passes, for before/after comparisons.
+    config: { passSliceClients: Number(arg('pass-slice-clients', String(DEFAULT_GATEWAY_CONFIG.passSliceClients))), maxConnections: conns + probes + 2000, apiKeys: [{ name: 'drill', key: KEY, maxConnections: conns + probes + 2000 }], keepaliveMs: 60_000 },
   });
   const wsUrl = gw.url.replace(/^http/, 'ws') + '/v1/stream';
   const loop = monitorEventLoopDelay({ resolution: 5 });
   let fastSeq = 0;
   let slowSeq = 0;
-  const trade = (t: { venue: 'binance' | 'okx'; symbol: string }, seq: number): Trade => ({ type: 'trade', venue: t.venue, symbol: t.symbol, ts: Date.now(), recvTs: Date.now(), seq, id: `d${seq}`, price: 100, amount: 1, side: 'buy', liquidation: false });
-  const fastTimer = setInterval(() => bus.publish('md.trade', `${FAST.venue}:${FAST.symbol}`, trade(FAST, ++fastSeq)), 5);
+  const trade = (t: { venue: 'binance' | 'okx'; symbol: string }, seq: number, ts = Date.now()): Trade => ({ type: 'trade', venue: t.venue, symbol: t.symbol, ts, recvTs: ts, seq, id: `d${seq}`, price: 100, amount: 1, side: 'buy', liquidation: false });
+  // The fast stream runs on a fixed schedule (one trade per 5 ms from fastStart), each stamped with
+  // its scheduled time; a timer that fires late publishes everything due. Probe latency therefore
+  // includes any time the gateway's event loop was blocked (no coordinated omission: a blocked loop
+  // delays the publisher as well, which would otherwise hide the block from the probes).
+  const fastStart = Date.now();
+  const fastTimer = setInterval(() => {
+    const due = Math.floor((Date.now() - fastStart) / 5);
+    while (fastSeq < due) {
+      fastSeq++;
+      bus.publish('md.trade', `${FAST.venue}:${FAST.symbol}`, trade(FAST, fastSeq, fastStart + fastSeq * 5));
+    }
+  }, 5);
   const slowTimer = setInterval(() => bus.publish('md.trade', `${SLOW.venue}:${SLOW.symbol}`, trade(SLOW, ++slowSeq)), 1000);
   const crowd = await forkMode('crowd');
   const abuser = await forkMode('abuse');

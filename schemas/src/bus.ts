@@ -51,4 +51,13 @@ export interface Bus {
    */
   deliveryMark?(group: string): DeliveryMark;
   commit?(mark: DeliveryMark): Promise<void>;
+  /**
+   * Back-pressure for a consumer group in this process, on buses with a durable upstream (Kafka):
+   * after `pause(group)` no further record is delivered to the group's handlers (not even the rest
+   * of a batch already fetched) and nothing is fetched for it; the undelivered records stay in the
+   * log and come after `resume(group)`, in order. Other groups are unaffected. Idempotent. Absent
+   * on the in-memory bus: publish is synchronous and nothing upstream could hold the records.
+   */
+  pause?(group: string): void;
+  resume?(group: string): void;
 }

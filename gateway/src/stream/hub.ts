@@ -105,10 +105,27 @@ export class StreamHub {
   private passImmediate: NodeJS.Immediate | null = null;
   private passTimer: NodeJS.Timeout | null = null;
   private passTimerDue = Infinity;
+  /** The flush pass in progress: the clients it visits (flush set at its start), the next one to visit. */
+  private passQueue: ClientConn[] = [];
+  private passAt = 0;
+  /** Clients of the pass in progress not visited yet. */
+  private readonly passMembers = new Set<ClientConn>();
+  /**
+   * Clients woken while a pass is sliced that it will not visit (not in it, or visited already):
+   * each slice serves them first, so a latency-sensitive client is not held up for a whole pass to
+   * thousands of others.
+   */
+  private readonly fresh = new Set<ClientConn>();
+  private passForce = false;
+  private passNextDue = Infinity;
+  /** A pass is between two slices; a pass asked for meanwhile runs once it is over. */
+  private slicing = false;
+  private passAgain = false;
   private running = false;
   private readonly wake = (c: ClientConn): void => {
     c.scheduled = true;
     this.flushSet.add(c);
+    if (this.slicing && !this.passMembers.has(c)) this.fresh.add(c);
     this.schedulePass();
   };
   private keepaliveTimer: NodeJS.Timeout | null = null;
@@ -138,7 +155,9 @@ export class StreamHub {
     };
     this.unsubscribers.push(
       await bus.subscribe('out.depth', guard((e: DepthMetrics | AssetDepth) => (e.type === 'asset_depth' ? this.onAssetDepth(e) : this.onDepth(e))), opts),
-      await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), opts),
+      // Rebuild books on start (Kafka: from the last snapshot in the bus's md.book rewind window), so a
+      // restarted gateway serves book snapshots at once instead of after the collectors' next periodic snapshot.
+      await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), { ...opts, fromBeginning: true }),
       await bus.subscribe('md.trade', guard((e: Trade) => this.onPlain('trades', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.liquidation', guard((e: Liquidation) => this.onPlain('liquidations', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.ticker', guard((e: Ticker) => this.onTicker(e)), opts),
@@ -161,6 +180,10 @@ export class StreamHub {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     this.passImmediate = this.passTimer = this.keepaliveTimer = null;
     this.passTimerDue = Infinity;
+    this.slicing = this.passAgain = false;
+    this.passQueue = [];
+    this.passMembers.clear();
+    this.fresh.clear();
     const unsubs = this.unsubscribers;
     this.unsubscribers = [];
     this.attached = false;
@@ -195,6 +218,8 @@ export class StreamHub {
     c.closing = true;
     c.onPending = null;
     this.flushSet.delete(c);
+    this.passMembers.delete(c);
+    this.fresh.delete(c);
     c.scheduled = false;
     m.connections.dec();
     this.subscriptionCount -= c.subs.size;
@@ -529,7 +554,12 @@ export class StreamHub {
   // ---------------------------------------------------------------- flush scheduling
 
   private schedulePass(): void {
-    if (this.passImmediate !== null || !this.running) return;
+    if (!this.running) return;
+    if (this.slicing) {
+      this.passAgain = true;
+      return;
+    }
+    if (this.passImmediate !== null) return;
     this.passImmediate = setImmediate(this.runPass);
   }
 
@@ -544,73 +574,131 @@ export class StreamHub {
 
   private readonly runPass = (): void => {
     this.passImmediate = null;
-    this.pass(false);
+    this.pass(false, this.cfg.passSliceClients);
   };
 
   private readonly runTimedPass = (): void => {
     this.passTimer = null;
     this.passTimerDue = Infinity;
-    this.pass(false);
+    if (this.slicing) this.passAgain = true;
+    else this.pass(false, this.cfg.passSliceClients);
   };
 
-  /** Runs one flush pass now, ignoring the per-client minimum interval (tests). */
+  private readonly runSlice = (): void => {
+    this.passImmediate = null;
+    this.slice(this.cfg.passSliceClients);
+  };
+
+  /** Runs one flush pass now, whole, ignoring the per-client minimum interval (tests). */
   tick(): void {
-    this.pass(true);
+    if (this.slicing) this.slice(Infinity);
+    this.pass(true, Infinity);
   }
 
   /**
    * One flush pass: builds the dirty books' messages, then writes one frame to every client in the
-   * flush set that is due (last frame at least cfg.tickMs ago). Clients still inside their interval,
-   * and behind clients (rechecked every max(tickMs, 10 ms) so the slow-consumer clock runs and they
-   * resume as soon as their socket drains), stay in the set behind a timer. Metrics are folded
-   * once per pass.
+   * flush set that is due (last frame at least cfg.tickMs ago), `sliceClients` clients per
+   * event-loop turn. Clients still inside their interval, and behind clients (rechecked every
+   * max(tickMs, 10 ms) so the slow-consumer clock runs and they resume as soon as their socket
+   * drains), stay in the set behind a timer. Metrics are folded once per slice.
    */
-  private pass(force: boolean): void {
+  private pass(force: boolean, sliceClients: number): void {
     this.flushBooks();
     if (this.flushSet.size === 0) {
       foldPendingMetrics();
       return;
     }
+    this.passQueue = [...this.flushSet];
+    for (const c of this.passQueue) this.passMembers.add(c);
+    this.fresh.clear();
+    this.passAt = 0;
+    this.passForce = force;
+    this.passNextDue = Infinity;
+    this.slice(sliceClients);
+  }
+
+  /**
+   * One slice: first the clients woken since the pass began that it would not reach (up to
+   * `limit`), then the next `limit` clients of the pass, so the pass always advances and nobody
+   * waits for all of it. Each visit writes at most one whole frame (consecutive cseqs), so slicing
+   * between clients keeps every client's order.
+   */
+  private slice(limit: number): void {
     const now = performance.now();
-    const minGap = this.cfg.tickMs;
-    const soft = this.cfg.softBufferBytes;
-    let nextDue = Infinity;
-    for (const c of this.flushSet) {
-      if (c.closing) {
-        this.flushSet.delete(c);
-        c.scheduled = false;
-        continue;
-      }
-      if (!force && now - c.lastFrameAt < minGap && c.pendingCount > 0) {
-        const due = c.lastFrameAt + minGap;
-        if (due < nextDue) nextDue = due;
-        continue;
-      }
-      if (c.flush(now) === 'slow') {
-        const buffered = c.ws.bufferedAmount;
-        const reason =
-          buffered > this.cfg.hardBufferBytes
-            ? `socket buffer ${buffered} bytes exceeds the hard bound of ${this.cfg.hardBufferBytes} bytes`
-            : `behind for more than ${this.cfg.slowDisconnectMs} ms (socket buffer ${buffered} bytes above ${this.cfg.softBufferBytes})`;
-        this.log.info({ client: c.id, remote: c.remote, key: c.keyName, buffered, dropped: c.droppedTotal, conflated: c.conflatedTotal }, `disconnecting slow consumer: ${reason}`);
-        c.disconnectSlow(`slow consumer: ${reason}`);
-        this.flushSet.delete(c);
-        c.scheduled = false;
-        continue;
-      }
-      if (c.closing || c.ws.readyState !== c.ws.OPEN) {
-        this.flushSet.delete(c);
-        c.scheduled = false;
-      } else if (c.behindSince !== null || c.ws.bufferedAmount > soft) {
-        const due = now + Math.max(minGap, 10);
-        if (due < nextDue) nextDue = due;
-      } else if (c.pendingCount === 0) {
-        this.flushSet.delete(c);
-        c.scheduled = false;
+    if (this.slicing) {
+      this.flushBooks(); // book events that arrived between slices: their subscribers are woken (fresh or ahead in the pass)
+      let n = 0;
+      for (const c of this.fresh) {
+        if (n++ >= limit) break;
+        // A client inside its minimum interval stays fresh: rechecked next slice (one event-loop turn later).
+        if (this.visit(c, now, false) !== 'wait') this.fresh.delete(c);
       }
     }
+    const end = Math.min(this.passQueue.length, this.passAt + limit);
+    for (; this.passAt < end; this.passAt++) {
+      const c = this.passQueue[this.passAt]!;
+      if (!this.passMembers.delete(c)) continue; // closed since the pass began
+      this.visit(c, now, this.passForce);
+    }
     foldPendingMetrics();
-    if (nextDue !== Infinity && this.running) this.armPassTimer(nextDue, now);
+    if (this.passAt < this.passQueue.length) {
+      // Let I/O and bus events in before the next slice.
+      this.slicing = true;
+      if (this.running && this.passImmediate === null) this.passImmediate = setImmediate(this.runSlice);
+      return;
+    }
+    // Pass over. Fresh clients not served yet are still in the flush set: the next pass takes them.
+    this.slicing = false;
+    this.passQueue = [];
+    if (this.fresh.size > 0) this.passAgain = true;
+    this.fresh.clear();
+    if (this.passNextDue !== Infinity && this.running) this.armPassTimer(this.passNextDue, now);
+    if (this.passAgain) {
+      this.passAgain = false;
+      this.schedulePass();
+    }
+  }
+
+  /**
+   * Writes one client's due frame. 'wait': it is inside its minimum interval (cfg.tickMs) and stays
+   * in the flush set behind the pass timer; 'done': visited (written, left, or dropped from the set).
+   */
+  private visit(c: ClientConn, now: number, force: boolean): 'wait' | 'done' {
+    if (!this.flushSet.has(c)) return 'done';
+    const minGap = this.cfg.tickMs;
+    if (c.closing) {
+      this.flushSet.delete(c);
+      c.scheduled = false;
+      return 'done';
+    }
+    if (!force && now - c.lastFrameAt < minGap && c.pendingCount > 0) {
+      const due = c.lastFrameAt + minGap;
+      if (due < this.passNextDue) this.passNextDue = due;
+      return 'wait';
+    }
+    if (c.flush(now) === 'slow') {
+      const buffered = c.ws.bufferedAmount;
+      const reason =
+        buffered > this.cfg.hardBufferBytes
+          ? `socket buffer ${buffered} bytes exceeds the hard bound of ${this.cfg.hardBufferBytes} bytes`
+          : `behind for more than ${this.cfg.slowDisconnectMs} ms (socket buffer ${buffered} bytes above ${this.cfg.softBufferBytes})`;
+      this.log.info({ client: c.id, remote: c.remote, key: c.keyName, buffered, dropped: c.droppedTotal, conflated: c.conflatedTotal }, `disconnecting slow consumer: ${reason}`);
+      c.disconnectSlow(`slow consumer: ${reason}`);
+      this.flushSet.delete(c);
+      c.scheduled = false;
+      return 'done';
+    }
+    if (c.closing || c.ws.readyState !== c.ws.OPEN) {
+      this.flushSet.delete(c);
+      c.scheduled = false;
+    } else if (c.behindSince !== null || c.ws.bufferedAmount > this.cfg.softBufferBytes) {
+      const due = now + Math.max(minGap, 10);
+      if (due < this.passNextDue) this.passNextDue = due;
+    } else if (c.pendingCount === 0) {
+      this.flushSet.delete(c);
+      c.scheduled = false;
+    }
+    return 'done';
   }
 
   private keepalive(): void {

@@ -41,7 +41,11 @@ export interface BookSyncOptions {
   checksum?: (book: OrderBook, msg: BookDiffMsg | BookSnapshotMsg) => boolean | null;
   /** false: failures are counted but the book is kept (per-venue config). */
   enforceChecksum?: boolean;
-  /** Diffs buffered while waiting for a REST snapshot; the oldest are dropped beyond it. */
+  /**
+   * Diffs buffered while waiting for a REST snapshot (default 10 000); beyond it the oldest are
+   * dropped. A snapshot older than the dropped diffs then cannot bridge: it is refetched with
+   * reason `buffer_overflow` (a newer one bridges what was kept).
+   */
   maxBuffer?: number;
 }
 
@@ -59,6 +63,8 @@ export class BookSync {
   private lastTs = 0;
   private pendingReason: ResyncReason = 'initial';
   private readonly maxBuffer: number;
+  /** The buffer dropped diffs since the last reset: a failing bridge is then our doing, not the venue's. */
+  private overflowed = false;
   /** Levels the last applied diff pushed out of the depth window. */
   private truncated: { bids: Level[]; asks: Level[] } = NONE_CUT;
 
@@ -68,6 +74,11 @@ export class BookSync {
 
   get state(): BookSyncState {
     return this._state;
+  }
+
+  /** Diffs held while awaiting a REST snapshot (≤ maxBuffer). */
+  get bufferedDiffs(): number {
+    return this.buffer.length;
   }
 
   get synced(): boolean {
@@ -110,7 +121,10 @@ export class BookSync {
         return;
       case 'awaiting':
         if (this.opts.rules.bootstrap !== 'rest') return; // before the in-band snapshot: meaningless (BitMEX: drop before partial)
-        if (this.buffer.length >= this.maxBuffer) this.buffer.shift();
+        if (this.buffer.length >= this.maxBuffer) {
+          this.buffer.shift();
+          this.overflowed = true;
+        }
         this.buffer.push(d);
         if (!this.snapshotRequested) {
           this.snapshotRequested = true;
@@ -173,12 +187,13 @@ export class BookSync {
     if (verdict === 'skip') return;
     if (verdict === 'snapshot_too_old') {
       // Keep buffering from this event on and ask again: a newer snapshot will bridge.
+      const reason: ResyncReason = this.overflowed ? 'buffer_overflow' : 'snapshot_too_old';
       this.reset();
       this._state = 'awaiting';
       this.buffer.push(d);
       this.snapshotRequested = true;
-      this.pendingReason = 'snapshot_too_old';
-      this.opts.listener.needSnapshot('snapshot_too_old');
+      this.pendingReason = reason;
+      this.opts.listener.needSnapshot(reason);
       return;
     }
     if (!this.applyDiff(d)) return;
@@ -236,6 +251,7 @@ export class BookSync {
   private reset(): void {
     this.book.clear();
     this.buffer = [];
+    this.overflowed = false;
     this.snapshotRequested = false;
     this.lastId = null;
   }

@@ -60,8 +60,9 @@ export class SymbolFeed {
     this.key = streamKey(o.venue, o.symbol);
     const listener: BookSyncListener = {
       needSnapshot: (reason) => {
-        if (reason === 'snapshot_too_old') {
-          // Not a lost book (nothing was published from it) but worth seeing: a lagging snapshot cache.
+        if (reason === 'snapshot_too_old' || reason === 'buffer_overflow') {
+          // Not a lost book (nothing was published from it) but worth seeing: a lagging snapshot
+          // cache, or snapshots so slow that the diff buffer overflowed.
           this.stats.snapshotRefetches++;
           M.resyncs.inc({ venue: o.venue, reason });
         }

@@ -10,7 +10,10 @@ import { isoMs, num, obj, optNum, str, toBase } from './util.ts';
  * rows before the `partial` are dropped, and an update/delete for an id we do not hold is
  * corruption, so that symbol's book is resubscribed. Rows recorded before 2023 carry only ids on
  * update/delete, so the adapter keeps an id → price map per symbol (per session: state lives in a
- * WeakMap keyed by the session's ParseContext, so parse() stays free of sockets and timers).
+ * WeakMap keyed by the session's ParseContext, so parse() stays free of sockets and timers). The
+ * per-symbol maps are bounded against hostile data: a book with more than BITMEX_MAX_BOOK_IDS ids is
+ * corrupt (resubscribed), more than BITMEX_MAX_LIQUIDATION_ORDERS open liquidation orders too
+ * (tracked orders forgotten); both are counted parse errors.
  *
  * Units: sizes are contracts. Inverse (XBTUSD, 1 USD per contract): base = contracts / price;
  * linear: base = contracts × contractSize.
@@ -27,6 +30,14 @@ const ROUTE = '/realtime';
 const SUBSCRIBE_BATCH = 20;
 /** trdMatchIDs remembered per symbol to dedupe the trade `partial` after a resubscribe/reconnect. */
 const SEEN_TRADES = 2000;
+/**
+ * Bound on the id → price map of one symbol's book. The largest recorded XBTUSD partial holds a few
+ * thousand levels; a book claiming more than this is corrupt (or hostile): it is thrown away and
+ * resubscribed like any other corruption, so the map cannot grow without limit.
+ */
+export const BITMEX_MAX_BOOK_IDS = 100_000;
+/** Bound on open liquidation orders tracked per symbol (real figures: a handful at a time). */
+export const BITMEX_MAX_LIQUIDATION_ORDERS = 10_000;
 
 const TABLE_CHANNEL: Record<string, Channel> = { orderBookL2: 'book', trade: 'trade', liquidation: 'liquidation', instrument: 'ticker' };
 const TABLE_RE = /"table":"(orderBookL2|trade|liquidation|instrument)"/;
@@ -98,6 +109,10 @@ function parseBook(action: string, symbol: string, rows: Record<string, unknown>
   const asks: Level[] = [];
   const add = (row: Record<string, unknown>, price: number, size: number) => (row.side === 'Buy' ? bids : asks).push([price, size === 0 ? 0 : base(m, size, price)]);
   if (action === 'partial') {
+    if (rows.length > BITMEX_MAX_BOOK_IDS) {
+      st.ids = null;
+      throw new VenueParseError(`partial with ${rows.length} levels, more than a book can hold (${BITMEX_MAX_BOOK_IDS}): corrupt`, symbol, 'book');
+    }
     const ids = new Map<string, number>();
     for (const row of rows) {
       const price = num(row.price, 'price', symbol, 'book');
@@ -113,6 +128,10 @@ function parseBook(action: string, symbol: string, rows: Record<string, unknown>
     const id = key(row, symbol);
     if (action === 'insert') {
       const price = num(row.price, 'price', symbol, 'book');
+      if (ids.size >= BITMEX_MAX_BOOK_IDS && !ids.has(id)) {
+        st.ids = null; // rows are dropped until the next partial, as for an unknown id
+        throw new VenueParseError(`insert of id ${id} would exceed ${BITMEX_MAX_BOOK_IDS} levels: corrupt book`, symbol, 'book');
+      }
       ids.set(id, price);
       add(row, price, num(row.size, 'size', symbol, 'book'));
       continue;
@@ -174,6 +193,12 @@ function parseLiquidations(action: string, symbol: string, rows: Record<string, 
     const orderID = str(row.orderID, 'orderID', symbol, 'liquidation');
     const known = st.orders.get(orderID);
     if (action === 'partial' || action === 'insert') {
+      if (st.orders.size >= BITMEX_MAX_LIQUIDATION_ORDERS && !known) {
+        // Not a real table: forget the resting orders (their later fills are unknowable, as for orders
+        // resting before we subscribed) and count it as a parse error of the liquidation channel.
+        st.orders.clear();
+        throw new VenueParseError(`more than ${BITMEX_MAX_LIQUIDATION_ORDERS} open liquidation orders: corrupt table, tracked orders dropped`, symbol, 'liquidation');
+      }
       st.orders.set(orderID, { leavesQty: num(row.leavesQty, 'leavesQty', symbol, 'liquidation'), price: num(row.price, 'price', symbol, 'liquidation'), side: str(row.side, 'side', symbol, 'liquidation') });
     } else if (action === 'update') {
       if (!known) continue; // resting before we subscribed and not in the partial: its fills are unknowable

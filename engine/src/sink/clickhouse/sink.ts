@@ -1,6 +1,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Bus, DeliveryMark, Stage, StageHealth } from '@depthwatch/schemas';
-import { LATENCY_BUCKETS, counter, gauge, histogram, logger } from '@depthwatch/ops';
+import { LATENCY_BUCKETS, counter, histogram, logger } from '@depthwatch/ops';
+import { SinkBuffer, type Batch, type OverflowPolicy } from './buffer.ts';
 import { assertDatabaseName, migrate } from './migrations.ts';
 import { SINK_TABLES, alertRow, assetDepthRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
 
@@ -15,7 +16,11 @@ export interface ClickHouseSinkOptions {
   batchRows?: number;
   /** Otherwise insert whatever is buffered every flushMs (default 1 000). */
   flushMs?: number;
-  /** Bound on rows held in memory across tables (default 500 000); beyond it new rows are dropped and counted. */
+  /**
+   * Bound on rows held in memory across tables (default 500 000). At the bound a sink on a bus with
+   * checkpoints and pause (Kafka) pauses its consumer group until inserts drain the buffer to half
+   * (back-pressure: nothing dropped); on the in-memory bus new rows are dropped and counted.
+   */
   maxBufferedRows?: number;
   /** Consumer group on a Kafka bus (default 'depthwatch-sink'); sink instances in one group share the keys. */
   group?: string;
@@ -26,15 +31,16 @@ export interface ClickHouseSinkOptions {
 export interface ClickHouseSink extends Stage {
   /** Resolves when every row buffered before the call is inserted (retrying while ClickHouse is down). */
   flush(): Promise<void>;
-  /** `commits`: bus checkpoints committed (Kafka: offsets of rows already inserted). */
-  readonly stats: { inserted: number; dropped: number; buffered: number; failures: number; batches: number; commits: number };
+  /**
+   * `commits`: bus checkpoints committed (Kafka: offsets of rows already inserted); `backpressure`:
+   * the consumer group is paused right now because the buffer is full; `pauses`: times it was.
+   */
+  readonly stats: { inserted: number; dropped: number; buffered: number; failures: number; batches: number; commits: number; backpressure: boolean; pauses: number };
 }
 
 const rowsInserted = counter<'table'>({ name: 'depthwatch_sink_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'] });
 const batchesTotal = counter<'table'>({ name: 'depthwatch_sink_batches_total', help: 'Insert batches committed', labelNames: ['table'] });
 const failuresTotal = counter<'table'>({ name: 'depthwatch_sink_failures_total', help: 'Failed insert attempts (retried with backoff)', labelNames: ['table'] });
-const droppedRows = counter<'table'>({ name: 'depthwatch_sink_dropped_rows_total', help: 'Rows dropped because the buffer was full or the sink closed before ClickHouse came back', labelNames: ['table'] });
-const bufferedRows = gauge({ name: 'depthwatch_sink_buffered_rows', help: 'Rows buffered in the sink, waiting for an insert' });
 const commitsTotal = counter({ name: 'depthwatch_sink_commits_total', help: 'Bus checkpoints committed after every row delivered before them was inserted' });
 const commitFailuresTotal = counter({ name: 'depthwatch_sink_commit_failures_total', help: 'Bus checkpoints that failed to commit (retried at the next cycle)' });
 const insertLatency = histogram<'table'>({ name: 'depthwatch_sink_insert_latency_seconds', help: 'Duration of successful inserts', labelNames: ['table'], buckets: LATENCY_BUCKETS });
@@ -55,36 +61,6 @@ export function createSinkClient(url: string, username?: string, password?: stri
   });
 }
 
-interface Batch {
-  rows: Row[];
-  insertId: number;
-  minTs: number;
-  maxTs: number;
-  attempts: number;
-}
-
-class TableBuffer {
-  rows: Row[] = [];
-  head = 0;
-  inflight: Batch | null = null;
-  get size(): number {
-    return this.rows.length - this.head + (this.inflight ? this.inflight.rows.length : 0);
-  }
-  get queued(): number {
-    return this.rows.length - this.head;
-  }
-  cut(max: number): Row[] {
-    const end = Math.min(this.rows.length, this.head + max);
-    const out = this.rows.slice(this.head, end);
-    this.head = end;
-    if (this.head > 65_536 && this.head * 2 > this.rows.length) {
-      this.rows = this.rows.slice(this.head);
-      this.head = 0;
-    }
-    return out;
-  }
-}
-
 /**
  * Bus → ClickHouse. Subscribes md.trade, md.liquidation, md.ticker, md.status, out.depth (depth and
  * the cross-venue asset_depth, each to its table), out.alert; buffers rows per table; inserts JSONEachRow batches bounded by size (batchRows) and
@@ -93,8 +69,12 @@ class TableBuffer {
  * a random insert_id) already landed, so an insert whose acknowledgement was lost is not written
  * twice (and the rollup views do not count it twice). Rows that would be written twice anyway
  * collapse in the ReplacingMergeTree tables (read with FINAL).
- * While ClickHouse is down the buffer keeps the OLDEST rows up to maxBufferedRows; newer rows are
- * dropped, counted in depthwatch_sink_dropped_rows_total{table} and logged.
+ * While ClickHouse is down the buffer fills up to maxBufferedRows. Then, on Kafka, the sink pauses
+ * its own consumer group (back-pressure, depthwatch_sink_backpressure = 1): the records stay in the
+ * log, uncommitted, and are delivered after inserts have drained the buffer to half. The engine
+ * and gateway read through their own groups and are not slowed. On the in-memory bus (no durable
+ * upstream) the buffer keeps the OLDEST rows; newer rows are dropped, counted in
+ * depthwatch_sink_dropped_rows_total{table} and logged.
  *
  * Crash safety: on a bus with checkpoints (Kafka) the sink's group commits manually — every
  * flushMs it takes a delivery mark, waits until every row buffered before the mark is inserted,
@@ -119,11 +99,31 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     throw new Error(`ClickHouse sink: cannot migrate ${db} at ${opts.url}: ${(err as Error).message}`);
   }
 
-  const buffers = Object.fromEntries(SINK_TABLES.map((t) => [t, new TableBuffer()])) as Record<SinkTable, TableBuffer>;
-  const stats = { inserted: 0, dropped: 0, buffered: 0, failures: 0, batches: 0, commits: 0 };
+  const bus = opts.bus;
+  /** Commit-after-insert when the bus supports checkpoints (Kafka); the in-memory bus has nothing to commit. */
+  const checkpoints = typeof bus.deliveryMark === 'function' && typeof bus.commit === 'function';
+  // Back-pressure only where the records not yet inserted stay in a durable log until committed.
+  const policy: OverflowPolicy =
+    checkpoints && typeof bus.pause === 'function' && typeof bus.resume === 'function'
+      ? { kind: 'backpressure', pause: () => bus.pause!(group), resume: () => bus.resume!(group) }
+      : { kind: 'drop' };
+  const buffer = new SinkBuffer({ maxRows: maxBuffered, policy, log });
+  const buffers = buffer.tables;
+  let inserted = 0;
+  let failures = 0;
+  let batches = 0;
+  let commits = 0;
+  const stats: ClickHouseSink['stats'] = {
+    get inserted() { return inserted; },
+    get dropped() { return buffer.dropped; },
+    get buffered() { return buffer.buffered; },
+    get failures() { return failures; },
+    get batches() { return batches; },
+    get commits() { return commits; },
+    get backpressure() { return buffer.backpressure; },
+    get pauses() { return buffer.pauses; },
+  };
   let lastError: string | null = null;
-  let lastDropLog = 0;
-  let suppressedDrops = 0;
   let closed = false;
   /** Set at close on a checkpointing bus: rows delivered after the final mark are left for the next instance. */
   let accepting = true;
@@ -136,28 +136,15 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
 
   function push(table: SinkTable, row: Row): void {
     if (!accepting) return; // after the final mark: not committed, so delivered again to the next instance
-    if (closed || stats.buffered >= maxBuffered) {
-      stats.dropped++;
-      droppedRows.inc({ table });
-      const now = Date.now();
-      if (now - lastDropLog > 10_000) {
-        log.error({ table, maxBufferedRows: maxBuffered, closed, suppressedSinceLast: suppressedDrops }, 'sink buffer full: dropping new rows (oldest are kept)');
-        lastDropLog = now;
-        suppressedDrops = 0;
-      } else suppressedDrops++;
+    if (closed) {
+      buffer.countDropped(table, 1, 'row delivered after the sink closed: dropped');
       return;
     }
-    const b = buffers[table];
-    b.rows.push(row);
+    if (!buffer.push(table, row)) return;
     accepted[table]++;
-    stats.buffered++;
-    bufferedRows.inc();
-    if (b.queued >= batchRows) kick();
+    if (buffers[table].queued >= batchRows) kick();
   }
 
-  const bus = opts.bus;
-  /** Commit-after-insert when the bus supports checkpoints (Kafka); the in-memory bus has nothing to commit. */
-  const checkpoints = typeof bus.deliveryMark === 'function' && typeof bus.commit === 'function';
   const unsubs: (() => Promise<void>)[] = [];
   const sub = { group, manualCommit: checkpoints };
   unsubs.push(
@@ -200,11 +187,11 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
         lastError = null;
         return;
       } catch (err) {
-        stats.failures++;
+        failures++;
         failuresTotal.inc({ table });
         const msg = (err as Error).message;
         const delay = Math.min(5_000, 100 * 2 ** Math.min(batch.attempts, 6));
-        if (lastError !== msg) log.error({ table, err: msg, rows: batch.rows.length, buffered: stats.buffered, retryInMs: delay }, 'ClickHouse insert failed; retrying');
+        if (lastError !== msg) log.error({ table, err: msg, rows: batch.rows.length, buffered: buffer.buffered, retryInMs: delay }, 'ClickHouse insert failed; retrying');
         lastError = msg;
         if (abandon) throw err;
         await sleep(delay);
@@ -241,10 +228,9 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
             return; // abandoned at close: the in-flight rows are counted as dropped there
           }
           b.inflight = null;
-          stats.inserted += rows.length;
-          stats.batches++;
-          stats.buffered -= rows.length;
-          bufferedRows.dec(rows.length);
+          inserted += rows.length;
+          batches++;
+          buffer.inserted(rows.length);
           rowsInserted.inc({ table }, rows.length);
           batchesTotal.inc({ table });
           done[table] += rows.length;
@@ -283,7 +269,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
   async function commitMark(mark: DeliveryMark): Promise<boolean> {
     try {
       await bus.commit!(mark);
-      stats.commits++;
+      commits++;
       commitsTotal.inc();
       if (lastCommitError) log.info('bus commits recovered');
       lastCommitError = null;
@@ -333,7 +319,8 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
       const details: Record<string, string> = { buffered: String(stats.buffered) };
       if (lastError) details.clickhouse = `inserts failing: ${lastError}`;
       if (lastCommitError) details.bus = `offset commits failing: ${lastCommitError}`;
-      if (stats.buffered >= maxBuffered) details.buffer = 'full: dropping rows';
+      if (buffer.backpressure) details.buffer = 'full: Kafka consumption paused until inserts drain it';
+      else if (buffer.full) details.buffer = 'full: dropping rows';
       return { alive: !closed, ready: !closed && lastError === null, details };
     },
     async close(timeoutMs: number = 10_000): Promise<void> {
@@ -353,11 +340,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
       clearInterval(timer);
       if (!ok) {
         abandon = true;
-        const lost = stats.buffered;
-        for (const t of SINK_TABLES) droppedRows.inc({ table: t }, buffers[t].size);
-        stats.dropped += lost;
-        bufferedRows.dec(lost);
-        stats.buffered = 0;
+        const lost = buffer.abandon();
         log.error({ rows: lost, lastError }, 'sink closed before ClickHouse accepted every buffered row: rows dropped');
         for (const w of waiters) w.reject(new Error(`ClickHouse sink closed with ${lost} rows not inserted`));
         waiters = [];
