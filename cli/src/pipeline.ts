@@ -73,8 +73,9 @@ export async function startPipeline(config: Config, roles: Roles): Promise<Pipel
         clientId: `depthwatch-${config.command}`,
         partitions: config.kafkaPartitions,
         topicPrefix: config.topicPrefix,
-        // The engine and the gateway rebuild their books on start from the last 2 min of md.book (collectors publish a snapshot at least every 60 s).
-        ...(roles.engine || roles.gateway ? { rewindMs: { 'md.book': 120_000 } } : {}),
+        // The engine and the gateway rebuild their books on start from the last 2 min of md.book (collectors
+        // publish a snapshot at least every 60 s); the gateway its latest tickers from the last 2 min of md.ticker.
+        ...(roles.engine || roles.gateway ? { rewindMs: { 'md.book': 120_000, 'md.ticker': 120_000 } } : {}),
       })
     : new MemoryBus();
   if (!config.kafka && !(roles.ingest && roles.engine && roles.gateway)) {

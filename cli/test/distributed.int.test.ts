@@ -164,7 +164,7 @@ describe('three processes over Kafka, history in ClickHouse', () => {
 
   it('survives a gateway SIGKILL: clients reconnect, resubscribe, get a book snapshot, then updates ending equal to the venue book; ingest, engine and history unaffected', async () => {
     const wsUrl = `${gatewayUrl.replace(/^http/, 'ws')}/v1/stream`;
-    const subscribe = { op: 'subscribe', reqId: 'again', channels: ['book', 'depth', 'trades'], venues: [VENUE], symbols: [SYMBOL], depth: 10 };
+    const subscribe = { op: 'subscribe', reqId: 'again', channels: ['book', 'depth', 'trades', 'status', 'tickers'], venues: [VENUE], symbols: [SYMBOL], depth: 10 };
     const live = (name: string) => stages.find((s) => s.name === name && s.child.exitCode === null && s.child.signalCode === null)!;
     const ingest = live('ingest');
     const engine = live('engine');
@@ -191,6 +191,9 @@ describe('three processes over Kafka, history in ClickHouse', () => {
     const snapshot = client.messages.slice(at + 1, at + 1 + (ack.snapshot as number));
     // The restarted gateway rebuilt the book from Kafka: the snapshot carries it at once.
     expect(snapshot.map((m) => m.type)).toContain('book');
+    // ... and its state channels: the stream's latest status (published long before the restart) and ticker.
+    expect(snapshot.find((m) => m.type === 'status')).toMatchObject({ venue: VENUE, symbol: SYMBOL, state: 'synced' });
+    expect(snapshot.find((m) => m.type === 'ticker')).toMatchObject({ venue: VENUE, symbol: SYMBOL });
     const books = () => client.messages.filter((m) => m.type === 'book');
     const firstBooks = books().length;
     await client.next(() => books().length >= firstBooks + 5, 30_000).catch(() => {});

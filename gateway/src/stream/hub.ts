@@ -160,9 +160,12 @@ export class StreamHub {
       await bus.subscribe('md.book', guard((e: BookEvent) => this.onBook(e)), { ...opts, fromBeginning: true }),
       await bus.subscribe('md.trade', guard((e: Trade) => this.onPlain('trades', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
       await bus.subscribe('md.liquidation', guard((e: Liquidation) => this.onPlain('liquidations', e, e.venue, e.symbol, assetOf(e.symbol))), opts),
-      await bus.subscribe('md.ticker', guard((e: Ticker) => this.onTicker(e)), opts),
-      await bus.subscribe('md.status', guard((e: FeedStatus) => this.onStatus(e)), opts),
-      await bus.subscribe('out.alert', guard((e: Alert) => this.onAlert(e)), opts),
+      // State channels are rebuilt the same way, so a restarted gateway's snapshot-on-subscribe holds
+      // the latest ticker (md.ticker rewind window), the latest status of every stream and the open
+      // alerts (both sparse: read from the oldest retained record) instead of waiting for their next change.
+      await bus.subscribe('md.ticker', guard((e: Ticker) => this.onTicker(e)), { ...opts, fromBeginning: true }),
+      await bus.subscribe('md.status', guard((e: FeedStatus) => this.onStatus(e)), { ...opts, fromBeginning: true }),
+      await bus.subscribe('out.alert', guard((e: Alert) => this.onAlert(e)), { ...opts, fromBeginning: true }),
     );
     this.attached = true;
   }
