@@ -41,6 +41,11 @@ export interface ClickHouseSink extends Stage {
 const rowsInserted = counter<'table'>({ name: 'depthwatch_sink_rows_inserted_total', help: 'Rows inserted into ClickHouse', labelNames: ['table'] });
 const batchesTotal = counter<'table'>({ name: 'depthwatch_sink_batches_total', help: 'Insert batches committed', labelNames: ['table'] });
 const failuresTotal = counter<'table'>({ name: 'depthwatch_sink_failures_total', help: 'Failed insert attempts (retried with backoff)', labelNames: ['table'] });
+const retriesSkipped = counter<'table'>({
+  name: 'depthwatch_sink_retries_skipped_total',
+  help: 'Retries not sent because the failed attempt had landed after all (its acknowledgement was lost): found by insert_id',
+  labelNames: ['table'],
+});
 const commitsTotal = counter({ name: 'depthwatch_sink_commits_total', help: 'Bus checkpoints committed after every row delivered before them was inserted' });
 const commitFailuresTotal = counter({ name: 'depthwatch_sink_commit_failures_total', help: 'Bus checkpoints that failed to commit (retried at the next cycle)' });
 const insertLatency = histogram<'table'>({ name: 'depthwatch_sink_insert_latency_seconds', help: 'Duration of successful inserts', labelNames: ['table'], buckets: LATENCY_BUCKETS });
@@ -175,6 +180,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
           const found = await alreadyInserted(table, batch);
           if (found === batch.rows.length) {
             log.warn({ table, rows: found, insertId: batch.insertId }, 'previous attempt had landed; not inserting again');
+            retriesSkipped.inc({ table });
             return;
           }
           if (found > 0) log.warn({ table, found, rows: batch.rows.length }, 'previous attempt landed partly; re-inserting (raw tables deduplicate under FINAL)');
