@@ -91,7 +91,7 @@ describe('ClickHouse sink on Kafka, process killed mid-run', () => {
     await client?.close();
   });
 
-  it('loses and duplicates nothing across a SIGKILL with rows buffered (count and uniqExact under FINAL)', async () => {
+  it('loses and duplicates nothing across a SIGKILL with rows buffered (count and uniqExact under FINAL, and in the rollups)', async () => {
     producer = await KafkaBus.connect({ brokers: [brokers], clientId: `${run}-producer`, topicPrefix: PREFIX, lagPollMs: 0 });
     const first = startChild(brokers, url);
     children.push(first);
@@ -149,6 +149,15 @@ describe('ClickHouse sink on Kafka, process killed mid-run', () => {
     }
     expect(got).toEqual(expected);
     expect(second.stats!.dropped).toBe(0);
+    // The rollup views count inserted blocks, not FINAL rows: rows the killed sink inserted after its
+    // last commit were delivered again, and the successor must not have inserted them twice.
+    const rollups = await client.query({
+      query: `SELECT 'trades' AS t, countMerge(trades) AS n FROM ${DB}.ohlcv_1m
+              UNION ALL SELECT 'liquidations' AS t, sum(count) AS n FROM ${DB}.liquidations_1m`,
+      format: 'JSONEachRow',
+    });
+    const rolled = Object.fromEntries((await rollups.json<{ t: string; n: string }>()).map((r) => [r.t, Number(r.n)]));
+    expect(rolled).toEqual({ trades, liquidations: liqs });
 
     // A graceful stop commits its final mark: a third instance has nothing left to redeliver.
     second.proc.kill('SIGTERM');

@@ -2,6 +2,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { Bus, DeliveryMark, Stage, StageHealth } from '@depthwatch/schemas';
 import { LATENCY_BUCKETS, counter, histogram, logger } from '@depthwatch/ops';
 import { SinkBuffer, type Batch, type OverflowPolicy } from './buffer.ts';
+import { RedeliveryFilter } from './redelivery.ts';
 import { assertDatabaseName, migrate } from './migrations.ts';
 import { SINK_TABLES, alertRow, assetDepthRow, depthRow, liquidationRow, statusRow, tickerRow, tradeRow, type Row, type SinkTable } from './rows.ts';
 
@@ -24,6 +25,12 @@ export interface ClickHouseSinkOptions {
   maxBufferedRows?: number;
   /** Consumer group on a Kafka bus (default 'depthwatch-sink'); sink instances in one group share the keys. */
   group?: string;
+  /**
+   * On a bus with checkpoints: rows delivered within this long of the first delivery are checked
+   * against ClickHouse before insert, for rows a killed predecessor inserted after its last commit,
+   * so the rollup views do not count them twice (default 30 000 ms).
+   */
+  redeliveryCheckMs?: number;
   username?: string;
   password?: string;
 }
@@ -113,6 +120,16 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
       ? { kind: 'backpressure', pause: () => bus.pause!(group), resume: () => bus.resume!(group) }
       : { kind: 'drop' };
   const buffer = new SinkBuffer({ maxRows: maxBuffered, policy, log });
+  const redelivery = checkpoints
+    ? new RedeliveryFilter(
+        {
+          db,
+          runId,
+          windowMs: opts.redeliveryCheckMs ?? 30_000,
+          select: async (query) => (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>(),
+        },
+      )
+    : null;
   const buffers = buffer.tables;
   let inserted = 0;
   let failures = 0;
@@ -146,6 +163,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
       return;
     }
     if (!buffer.push(table, row)) return;
+    redelivery?.admit(table, row);
     accepted[table]++;
     if (buffers[table].queued >= batchRows) kick();
   }
@@ -171,6 +189,21 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
     });
     const rows = await rs.json<{ c: string | number }>();
     return Number(rows[0]?.c ?? 0);
+  }
+
+  /** The batch's rows a predecessor has not inserted yet; retried like an insert while ClickHouse is down. */
+  async function uncheckedRowsOf(table: SinkTable, batch: Batch): Promise<Batch['rows']> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await redelivery!.unseen(table, batch.rows);
+      } catch (err) {
+        failures++;
+        failuresTotal.inc({ table });
+        if (abandon) throw err;
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
+        if (abandon) throw err;
+      }
+    }
   }
 
   async function insertBatch(table: SinkTable, batch: Batch): Promise<void> {
@@ -216,30 +249,34 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
         for (const table of SINK_TABLES) {
           const b = buffers[table];
           if (b.queued === 0) continue;
-          const rows = b.cut(batchRows);
+          const cut = b.cut(batchRows);
           let minTs = Number.MAX_SAFE_INTEGER;
           let maxTs = 0;
           const insertId = Math.floor(Math.random() * 2 ** 52) + 1;
-          for (const r of rows) {
+          for (const r of cut) {
             const ts = r.ts_ms as number;
             if (ts < minTs) minTs = ts;
             if (ts > maxTs) maxTs = ts;
             r.insert_id = insertId;
           }
-          const batch: Batch = { rows, insertId, minTs, maxTs, attempts: 0 };
+          const batch: Batch = { rows: cut, insertId, minTs, maxTs, attempts: 0 };
           b.inflight = batch;
           try {
-            await insertBatch(table, batch);
+            if (redelivery?.checking(table)) batch.rows = await uncheckedRowsOf(table, batch);
+            if (batch.rows.length > 0) await insertBatch(table, batch);
           } catch {
             return; // abandoned at close: the in-flight rows are counted as dropped there
           }
           b.inflight = null;
-          inserted += rows.length;
-          batches++;
-          buffer.inserted(rows.length);
-          rowsInserted.inc({ table }, rows.length);
-          batchesTotal.inc({ table });
-          done[table] += rows.length;
+          const rows = batch.rows;
+          if (rows.length > 0) {
+            inserted += rows.length;
+            batches++;
+            rowsInserted.inc({ table }, rows.length);
+            batchesTotal.inc({ table });
+          }
+          buffer.inserted(cut.length);
+          done[table] += cut.length;
           settle();
           progress = true;
         }
