@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import type { FeedStatus, Level, MarketEvent, Trade } from '@depthwatch/schemas';
+import type { FeedStatus, Level, Liquidation, MarketEvent, Trade } from '@depthwatch/schemas';
 import { startIngest, type IngestStage } from '../collector.ts';
 import { startSimulatedVenues, type SimulatedVenues } from '../sim/index.ts';
 import { FAST, sleep, waitFor } from '../sim/harness.ts';
+import { liquidationConvention } from './normalize.ts';
 import { rebuildBookFrom } from '../fixtures/replay.ts';
 
 /**
@@ -150,5 +151,53 @@ describe('ccxt fallback against the simulated Binance USD-M venue', () => {
     await sleep(500);
     await checkpoint(s, ing, events);
     await checkpoint(s, ing, events);
+  });
+
+  it('streams liquidations where the side convention is known: equal to the native collector\'s through a cascade', async () => {
+    sim = await startSimulatedVenues({ venues: [NATIVE], scenario: 'calm', timeScale: 10, paused: true, seed: 11 });
+    const s = sim;
+    const ep = s.endpoints[NATIVE]!;
+    const bus = new MemoryBus();
+    const liqs: Liquidation[] = [];
+    await bus.subscribe('md.liquidation', (e) => void liqs.push(e));
+    ingest = await startIngest({
+      bus,
+      venues: [
+        { venue: NATIVE, symbols: FUT, restUrl: ep.restUrl, wsUrl: ep.wsUrl, channels: ['book', 'liquidation'], ...FAST },
+        {
+          venue: CCXT,
+          symbols: FUT,
+          channels: ['book', 'liquidation'],
+          ...FAST,
+          ccxt: { force: true, rateLimit: false, urls: { api: { fapiPublic: `${ep.restUrl}/fapi/v1`, ws: { future: `${ep.wsUrl}/ws` } } } },
+        },
+      ],
+    });
+    const ing = ingest;
+    const fallback = ing.fallbacks.get(CCXT)!;
+    expect(fallback.streamedChannels).toContain('liquidation');
+    const lower = (sym: string) => sym.split(':')[0].replace('/', '').toLowerCase();
+    await waitFor('native and ccxt subscribed to forceOrder', () => FUT.every((x) => s.faults(NATIVE).subscribers(`${lower(x)}@forceOrder`) === 2), 15_000);
+    s.market.resume();
+    await waitFor('every symbol synced', () => ing.health().ready, 15_000);
+    s.market.startCascade();
+    await waitFor('liquidations from both collectors', () => liqs.filter((l) => l.venue === CCXT).length >= 5, 20_000);
+    await sleep(1_500);
+    s.market.pause();
+    await sleep(300);
+    const fields = (l: Liquidation) => ({ symbol: l.symbol, ts: l.ts, liquidatedPosition: l.liquidatedPosition, price: l.price, amount: l.amount, notional: l.notional });
+    const of = (venue: string) => liqs.filter((l) => l.venue === venue).map(fields).sort((a, b) => a.ts - b.ts || a.symbol.localeCompare(b.symbol));
+    const sent = FUT.reduce((n, sym) => n + s.sent(NATIVE).liquidations[sym], 0);
+    expect(of(NATIVE)).toHaveLength(sent);
+    expect(of(CCXT)).toEqual(of(NATIVE));
+    expect(new Set(of(CCXT).map((l) => l.liquidatedPosition)).size).toBeGreaterThan(0);
+    expect(liqs.filter((l) => l.venue === CCXT).every((l) => l.completeness === 'lower_bound')).toBe(true);
+  });
+
+  it('offers no liquidation channel where ccxt\'s side field has no known meaning', () => {
+    expect(liquidationConvention('binanceusdm')).toBe('order');
+    expect(liquidationConvention('bybiteu')).toBe('position');
+    expect(liquidationConvention('lighter')).toBeNull();
+    expect(liquidationConvention('__proto__')).toBeNull();
   });
 });

@@ -27,6 +27,15 @@ export interface CcxtTicker {
   indexPrice?: number;
 }
 
+export interface CcxtLiquidation {
+  timestamp?: number;
+  price?: number;
+  /** In contracts (× contractSize = base for linear contracts; quote for inverse ones). */
+  contracts?: number;
+  /** Not unified: the liquidation order's side on some exchanges, the liquidated position's on others (see liquidationConvention). */
+  side?: string;
+}
+
 export interface CcxtMarket {
   id: string;
   symbol: string;
@@ -53,6 +62,7 @@ export interface CcxtProExchange {
   watchOrderBook(symbol: string, limit?: number): Promise<CcxtOrderBook>;
   watchTrades(symbol: string): Promise<CcxtTrade[]>;
   watchTicker(symbol: string): Promise<CcxtTicker>;
+  watchLiquidations(symbol: string): Promise<CcxtLiquidation[]>;
   close(): Promise<unknown>;
   /** Needed once before ccxt may open plain ws:// sockets (local/simulated endpoints). */
   loadHttpProxyAgent(): Promise<unknown>;

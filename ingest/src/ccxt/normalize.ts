@@ -1,8 +1,8 @@
 import type { Level } from '@depthwatch/schemas';
-import { VenueParseError, type BookSnapshotMsg, type TickerMsg, type TradeMsg } from '../sync/adapter.ts';
+import { VenueParseError, type BookSnapshotMsg, type LiquidationMsg, type TickerMsg, type TradeMsg } from '../sync/adapter.ts';
 import type { MarketInfo } from '../metadata/index.ts';
 import { toBase } from '../venues/util.ts';
-import type { CcxtLevel, CcxtOrderBook, CcxtTicker, CcxtTrade } from './load.ts';
+import type { CcxtLevel, CcxtLiquidation, CcxtOrderBook, CcxtTicker, CcxtTrade } from './load.ts';
 
 /**
  * ccxt's unified structures → our normalized messages. ccxt reports derivative sizes in contracts
@@ -64,5 +64,53 @@ export function tickerFromCcxt(t: CcxtTicker, symbol: string, recvTs: number): T
     lastPrice: num(t.last),
     markPrice: num(t.markPrice),
     indexPrice: num(t.indexPrice),
+  };
+}
+
+/**
+ * What ccxt's liquidation `side` means, per exchange family. ccxt passes the exchange's own field
+ * through: Binance (forceOrder `S`) and OKX (`details[].side`) give the liquidation ORDER's side (a
+ * sell order closes a long), Bybit (`S`) the liquidated POSITION's side (Buy = a long was
+ * liquidated). An exchange not listed here gets no liquidation channel: a guessed side would invert
+ * the signal a cascade detector reads.
+ */
+export type LiquidationSideConvention = 'order' | 'position';
+const LIQUIDATION_CONVENTION: Readonly<Record<string, LiquidationSideConvention>> = {
+  binance: 'order',
+  binanceusdm: 'order',
+  binancecoinm: 'order',
+  okx: 'order',
+  myokx: 'order',
+  okxus: 'order',
+  bybit: 'position',
+  bybiteu: 'position',
+  bybitid: 'position',
+};
+
+export function liquidationConvention(exchangeId: string): LiquidationSideConvention | null {
+  return Object.hasOwn(LIQUIDATION_CONVENTION, exchangeId) ? LIQUIDATION_CONVENTION[exchangeId]! : null;
+}
+
+/**
+ * A ccxt liquidation as ours. Completeness is `lower_bound`: which exchange channel ccxt reads (and
+ * whether the exchange samples it, as Binance's forceOrder does) is not ours to know.
+ */
+export function liquidationFromCcxt(l: CcxtLiquidation, symbol: string, market: MarketInfo, convention: LiquidationSideConvention, recvTs: number): LiquidationMsg {
+  const side = l.side?.toLowerCase();
+  if (side !== 'buy' && side !== 'sell') throw new VenueParseError(`liquidation without a side (${String(l.side)})`, symbol, 'liquidation');
+  if (typeof l.price !== 'number' || typeof l.contracts !== 'number') throw new VenueParseError('liquidation without price or size', symbol, 'liquidation');
+  const ts = typeof l.timestamp === 'number' ? l.timestamp : recvTs;
+  const long = convention === 'order' ? side === 'sell' : side === 'buy';
+  return {
+    kind: 'liquidation',
+    symbol,
+    ts,
+    id: `${ts}:${side}:${l.price}:${l.contracts}`,
+    liquidatedPosition: long ? 'long' : 'short',
+    price: l.price,
+    amount: toBase(l.contracts, market.contractSize, market.inverse, l.price),
+    // Inverse contracts are worth contractSize quote each; linear ones price × base.
+    ...(market.inverse ? { notional: l.contracts * market.contractSize } : {}),
+    completeness: 'lower_bound',
   };
 }

@@ -10,7 +10,7 @@ import { registerMarkets, type MarketInfo } from '../metadata/index.ts';
 import type { VenueConfig } from '../sync/venue-session.ts';
 import { loadCcxt, type CcxtModule, type CcxtProExchange } from './load.ts';
 import { fromCcxtMarket, snapshotMarkets, toCcxtMarket } from './markets.ts';
-import { bookFromCcxt, tickerFromCcxt, tradeFromCcxt } from './normalize.ts';
+import { bookFromCcxt, liquidationConvention, liquidationFromCcxt, tickerFromCcxt, tradeFromCcxt, type LiquidationSideConvention } from './normalize.ts';
 import { ccxtMetrics } from './metrics.ts';
 import { resolveCcxtVenue } from './venue-ids.ts';
 
@@ -43,8 +43,8 @@ export interface CcxtFallbackOptions {
 
 export type CcxtVenueConfig = Omit<VenueConfig, 'venue'> & { venue: CcxtVenueId; ccxt?: CcxtFallbackOptions };
 
-/** ccxt pro watch methods per channel (liquidations are not wired: ccxt covers few exchanges and no common side convention). */
-const WATCH: Partial<Record<Channel, string>> = { book: 'watchOrderBook', trade: 'watchTrades', ticker: 'watchTicker' };
+/** ccxt pro watch methods per channel (liquidations only where the side convention is known: liquidationConvention). */
+const WATCH: Partial<Record<Channel, string>> = { book: 'watchOrderBook', trade: 'watchTrades', liquidation: 'watchLiquidations', ticker: 'watchTicker' };
 
 /** A quiet book is stale after 30 s; trades and tickers are bursty or optional on many exchanges. */
 const STALE_AFTER_MS: Readonly<Record<Channel, number>> = { book: 30_000, trade: Infinity, liquidation: Infinity, ticker: Infinity };
@@ -70,6 +70,7 @@ export class CcxtSession {
   private closed = false;
   private lastBadLog = 0;
   private readonly reconnect: { baseMs: number; maxMs: number };
+  private readonly liquidationSide: LiquidationSideConvention | null;
 
   /** Checks the venue against ccxt (exists; not a native venue unless forced) and builds the session. */
   static async create(config: CcxtVenueConfig, bus: Bus, now: () => number = Date.now): Promise<CcxtSession> {
@@ -93,7 +94,10 @@ export class CcxtSession {
     if (o.options) this.exchange.options = this.exchange.deepExtend(this.exchange.options, o.options);
     if (!this.exchange.has.watchOrderBook) throw new Error(`${config.venue}: ccxt ${exchangeId} has no watchOrderBook; the fallback needs a streamed book`);
     const wanted = new Set<Channel>(config.channels ?? CHANNELS);
-    this.channels = CHANNELS.filter((c) => wanted.has(c) && WATCH[c] !== undefined && this.exchange.has[WATCH[c]!]);
+    this.liquidationSide = liquidationConvention(exchangeId);
+    this.channels = CHANNELS.filter(
+      (c) => wanted.has(c) && WATCH[c] !== undefined && this.exchange.has[WATCH[c]!] && (c !== 'liquidation' || this.liquidationSide !== null),
+    );
     if (!this.channels.includes('book')) throw new Error(`${config.venue}: the ccxt fallback always streams the book (channels ${[...wanted].join(', ')})`);
     this.reconnect = config.reconnect ?? { baseMs: 500, maxMs: 30_000 };
     const rules: SyncRules = { bootstrap: 'full', next: () => 'apply', depthLimit: o.depth ?? 0 };
@@ -217,6 +221,7 @@ export class CcxtSession {
   private watch(symbol: string, channel: Channel): Promise<unknown> {
     if (channel === 'book') return this.exchange.watchOrderBook(symbol, this.config.ccxt?.depth);
     if (channel === 'trade') return this.exchange.watchTrades(symbol);
+    if (channel === 'liquidation') return this.exchange.watchLiquidations(symbol);
     return this.exchange.watchTicker(symbol);
   }
 
@@ -245,6 +250,20 @@ export class CcxtSession {
         } catch (err) {
           // One bad trade is dropped and counted; the good ones around it are still published.
           this.badData(w, 'trade', err);
+        }
+      }
+      return;
+    }
+    if (channel === 'liquidation') {
+      const liquidations = value as Parameters<typeof liquidationFromCcxt>[0][];
+      this.received('liquidation', liquidations.length);
+      for (const l of liquidations) {
+        try {
+          const msg = liquidationFromCcxt(l, symbol, market, this.liquidationSide!, recvTs);
+          assertWellFormed([msg]);
+          feed.onLiquidation(msg, recvTs);
+        } catch (err) {
+          this.badData(w, 'liquidation', err);
         }
       }
       return;
