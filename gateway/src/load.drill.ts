@@ -352,27 +352,50 @@ async function orchestrate(): Promise<void> {
     }
   }, 5);
   const slowTimer = setInterval(() => bus.publish('md.trade', `${SLOW.venue}:${SLOW.symbol}`, trade(SLOW, ++slowSeq)), 1000);
-  const crowd = await forkMode('crowd');
+  // Probes get a process of their own: in the crowd's process they would wait behind the 10 k frames
+  // of each slow-stream trade being parsed, and measure that client instead of the gateway.
+  const prober = await forkMode('crowd');
+  const crowdProc = await forkMode('crowd');
+  const crowd = {
+    async stats(): Promise<CrowdStats> {
+      const [p, c] = await Promise.all([call<CrowdStats>(prober, { cmd: 'stats' }), call<CrowdStats>(crowdProc, { cmd: 'stats' })]);
+      const closeCodes = { ...c.closeCodes };
+      for (const [k, v] of Object.entries(p.closeCodes)) closeCodes[k] = (closeCodes[k] ?? 0) + v;
+      return {
+        open: p.open + c.open,
+        connectFailures: p.connectFailures + c.connectFailures,
+        unexpectedCloses: p.unexpectedCloses + c.unexpectedCloses,
+        closeCodes,
+        cseqGaps: p.cseqGaps + c.cseqGaps,
+        dropped: p.dropped + c.dropped,
+        slowReceived: c.slowReceived,
+        latency: p.latency,
+      };
+    },
+  };
   const abuser = await forkMode('abuse');
   const failures: string[] = [];
   try {
     console.log(`load drill: gateway ${gw.url}; opening ${conns} + ${probes} probe connections …`);
-    const opened = await call<{ ms: number; open: number; failures: number }>(crowd, { cmd: 'open', url: wsUrl, n: conns, probes });
+    const connectStart = Date.now();
+    const probed = await call<{ ms: number; open: number; failures: number }>(prober, { cmd: 'open', url: wsUrl, n: 0, probes });
+    const crowded = await call<{ ms: number; open: number; failures: number }>(crowdProc, { cmd: 'open', url: wsUrl, n: conns, probes: 0 });
+    const opened = { ms: Date.now() - connectStart, open: probed.open + crowded.open, failures: probed.failures + crowded.failures };
     console.log(`  connected ${opened.open} in ${opened.ms} ms (${opened.failures} failures)`);
     if (opened.open < conns + probes) failures.push(`only ${opened.open} of ${conns + probes} connections opened`);
     await sleep(2000);
-    await call<CrowdStats>(crowd, { cmd: 'stats' }); // discard the ramp
+    await crowd.stats(); // discard the ramp
     loop.enable();
     await sleep(8000);
-    const baseline = await call<CrowdStats>(crowd, { cmd: 'stats' });
+    const baseline = await crowd.stats();
     console.log(`  baseline: probe latency p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms (n=${baseline.latency.n})`);
     const refusedBefore = await refusedByReason();
     console.log('  abuse: churn, oversized frames, subscription floods, invalid API keys …');
     const abuse = await call<AbuseStats>(abuser, { cmd: 'abuse', url: wsUrl, churn: 2000, churnPerSec: 200, oversized: 100, floodClients: 100, floodRequests: 300, badKeys: 1000, deadlineMs: 150_000 });
-    const underAbuse = await call<CrowdStats>(crowd, { cmd: 'stats' });
+    const underAbuse = await crowd.stats();
     console.log(`  under abuse: probe latency p50 ${underAbuse.latency.p50} ms, p99 ${underAbuse.latency.p99} ms (n=${underAbuse.latency.n})`);
     await sleep(3000);
-    const after = await call<CrowdStats>(crowd, { cmd: 'stats' });
+    const after = await crowd.stats();
     const refusedAfter = await refusedByReason();
     const refused: Record<string, number> = {};
     for (const [k, v] of Object.entries(refusedAfter)) if (v - (refusedBefore[k] ?? 0) > 0) refused[k] = v - (refusedBefore[k] ?? 0);
@@ -420,8 +443,9 @@ async function orchestrate(): Promise<void> {
   } finally {
     clearInterval(fastTimer);
     clearInterval(slowTimer);
-    await call(crowd, { cmd: 'close' }, 30_000).catch(() => {});
-    crowd.kill();
+    await Promise.all([prober, crowdProc].map((c) => call(c, { cmd: 'close' }, 30_000).catch(() => {})));
+    prober.kill();
+    crowdProc.kill();
     abuser.kill();
     await gw.close();
   }
