@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS, type Topic, type TopicEvents } from '@depthwatch/schemas';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import { ensureKafka } from '../../infra/local/ensure.ts';
 import { KafkaBus } from './kafka-bus.ts';
 
@@ -80,14 +80,6 @@ async function until(cond: () => boolean, ms = 20_000, what = 'condition'): Prom
   }
 }
 
-async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  const data = await m.get();
-  return data.values
-    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
-    .reduce((a, v) => a + v.value, 0);
-}
 
 describe('KafkaBus (real broker)', () => {
   let brokers: string[];

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trade } from '@depthwatch/schemas';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import { ensureKafka } from '../../infra/local/ensure.ts';
 import { KafkaBus } from './kafka-bus.ts';
 
@@ -24,10 +24,7 @@ function trade(i: number): Trade {
   return { type: 'trade', venue: 'bybit', symbol: i % 2 ? 'BTC/USDT:USDT' : 'ETH/USDT:USDT', ts: 1_767_225_600_000 + i, recvTs: 1_767_225_600_000 + i, seq: i, id: `r${i}`, price: 100, amount: 1, side: 'buy', liquidation: false };
 }
 
-async function dropped(): Promise<number> {
-  const m = registry.getSingleMetric('depthwatch_bus_dropped_total');
-  return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
-}
+const dropped = (): Promise<number> => metricValue('depthwatch_bus_dropped_total');
 
 let bus: KafkaBus;
 let brokers: string[];

@@ -33,3 +33,20 @@ export function histogram<L extends string>(config: Omit<HistogramConfiguration<
 
 /** Latency buckets in seconds from 100 µs to 10 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Current value of a counter or gauge in this process's registry, summed over the series whose
+ * labels include `labels` (all series when empty); 0 when the metric is not registered yet.
+ * For tests and drills that check a metric moved by exactly what they caused.
+ */
+export async function metricValue(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) return 0;
+  const wanted = Object.entries(labels);
+  let sum = 0;
+  for (const v of (await m.get()).values) {
+    const have = v.labels as Record<string, unknown>;
+    if (wanted.every(([k, x]) => have[k] === x)) sum += v.value;
+  }
+  return sum;
+}

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import { startGateway, type Gateway } from '../index.ts';
 import { TestClient, bookDelta, bookSnapshot, depthEvent, liquidationEvent, sleep, tradeEvent } from '../testing.ts';
 
@@ -17,10 +17,6 @@ afterEach(async () => {
   gw = null;
 });
 
-async function metricValue(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = await registry.getSingleMetric(name)!.get();
-  return m.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0);
-}
 
 describe('slow consumer policy', () => {
   it('keeps fast clients on time while a stalled client is conflated, told about drops, and disconnected with bounded memory', async () => {

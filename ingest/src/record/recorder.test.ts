@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import type { RawRecord } from '../sync/venue-session.ts';
 import { RawRecorder } from './recorder.ts';
 import { readRecordings, type ReadWarning } from '../replay/reader.ts';
@@ -36,11 +36,6 @@ function frame(i: number): string {
 const session: RawRecord = { kind: 'session', venue: 'binance', ts: 1, config: { venue: 'binance', symbols: ['BTC/USDT'] }, ticks: true };
 const ws = (i: number): RawRecord => ({ kind: 'ws', venue: 'binance', ts: 1000 + i, conn: 0, route: '/stream', text: frame(i) });
 
-async function metric(name: string): Promise<number> {
-  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values as { value: number }[] | undefined)?.reduce((a, v) => a + v.value, 0) ?? 0;
-}
-
 describe('RawRecorder', () => {
   it('writes every record in order to size-rotated gzip NDJSON files, each opening with a header and the sessions', async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-rec-'));
@@ -70,7 +65,7 @@ describe('RawRecorder', () => {
 
   it('drops (never blocks) when its queue is full, counts the drops and marks the hole in the file', async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-rec-'));
-    const before = await metric('depthwatch_record_dropped_total');
+    const before = await metricValue('depthwatch_record_dropped_total');
     const rec = new RawRecorder({ dir, maxQueueRecords: 100, fsyncIntervalMs: 0 });
     await rec.start();
     rec.tap(session);
@@ -79,13 +74,13 @@ describe('RawRecorder', () => {
     rec.tap(ws(1000));
     await rec.close();
     expect(rec.stats.dropped).toBe(151);
-    expect((await metric('depthwatch_record_dropped_total')) - before).toBe(151);
+    expect((await metricValue('depthwatch_record_dropped_total')) - before).toBe(151);
     const { records } = await readAll(rec.files);
     const body = records.filter((r) => r.kind !== 'file');
     expect(body.length).toBe(1 + 99 + 1 + 1);
     expect(body[100]).toEqual({ kind: 'drop', ts: 2000, count: 151 });
     expect(body[101]).toMatchObject({ kind: 'ws', ts: 2000 });
-    expect(await metric('depthwatch_record_frames_total')).toBeGreaterThanOrEqual(101);
+    expect(await metricValue('depthwatch_record_frames_total')).toBeGreaterThanOrEqual(101);
   });
 
   it('flush() makes everything so far decodable on disk while the file is still open', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import type { Level, Trade } from '@depthwatch/schemas';
 import type { BookDiffMsg, BookSnapshotMsg } from './adapter.ts';
 import { BookSync, type ResyncReason } from './book-sync.ts';
@@ -23,11 +23,6 @@ const snapshot = (id: number): BookSnapshotMsg => ({
   asks: [[1_000_000, 1]],
 });
 
-async function counterValue(name: string, labels: Record<string, string>): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  return (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
-}
 
 describe('BookSync: diffs buffered while awaiting a REST snapshot', () => {
   it('keeps at most 10 000 (oldest dropped); a snapshot older than the dropped diffs is refetched as buffer_overflow and a newer one rebuilds the exact book', () => {
@@ -103,11 +98,11 @@ describe('SymbolFeed: events held while the book is not synced', () => {
       lagSample: () => {},
     });
     feed.streamUp(['book', 'trade'], false);
-    const before = await counterValue('depthwatch_ingest_events_dropped_total', { venue: 'binance-futures', reason: 'held_overflow' });
+    const before = await metricValue('depthwatch_ingest_events_dropped_total', { venue: 'binance-futures', reason: 'held_overflow' });
     const N = 50_037;
     for (let i = 0; i < N; i++) feed.onTrade({ kind: 'trade', symbol: 'BTCUSDT', ts: T0 + i, id: `t${i}`, price: 100, amount: 1, side: 'buy', liquidation: false }, T0 + i);
     expect(published).toHaveLength(0);
-    expect((await counterValue('depthwatch_ingest_events_dropped_total', { venue: 'binance-futures', reason: 'held_overflow' })) - before).toBe(N - 50_000);
+    expect((await metricValue('depthwatch_ingest_events_dropped_total', { venue: 'binance-futures', reason: 'held_overflow' })) - before).toBe(N - 50_000);
 
     feed.onDiff(diff(10), T0 + N);
     expect(snapshotsAsked).toEqual(['initial']);

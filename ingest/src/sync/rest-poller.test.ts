@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logger, registry } from '@depthwatch/ops';
+import { logger, metricValue } from '@depthwatch/ops';
 import { VenueParseError, type ParseContext, type RestPoll, type TickerMsg } from './adapter.ts';
 import { RestPoller, type RestAnswer } from './rest-poller.ts';
 import { marketInfo } from '../metadata/index.ts';
@@ -21,12 +21,6 @@ const poll: RestPoll = {
   },
 };
 
-async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  const { values } = await m.get();
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
-}
 
 function setup(concurrency = 2) {
   const requests: { url: string; answer: (a: RestAnswer, ts: number) => void }[] = [];
@@ -82,17 +76,17 @@ describe('RestPoller', () => {
 
   it('counts failures by reason, backs off by whole intervals, never delivers a bad answer', async () => {
     const { poller, requests, delivered, answer } = setup(1);
-    const http0 = await metric('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'http' });
-    const parse0 = await metric('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'parse' });
-    const sent0 = await metric('depthwatch_ingest_poll_requests_total', { poll: 'test_oi' });
+    const http0 = await metricValue('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'http' });
+    const parse0 = await metricValue('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'parse' });
+    const sent0 = await metricValue('depthwatch_ingest_poll_requests_total', { poll: 'test_oi' });
     poller.tick(0);
     answer('http://x/oi?symbol=A', { ok: false, text: 'HTTP 503: busy' }, 10);
     answer('http://x/oi?symbol=B', { ok: true, text: '<html>' }, 20);
     answer('http://x/oi?symbol=C', { ok: true, text: 'oi:3' }, 30);
     expect(delivered).toEqual([{ symbol: 'C/USDT:USDT', oi: 3, ts: 30 }]);
-    expect(await metric('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'http' })).toBe(http0 + 1);
-    expect(await metric('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'parse' })).toBe(parse0 + 1);
-    expect(await metric('depthwatch_ingest_poll_requests_total', { poll: 'test_oi' })).toBe(sent0 + 3);
+    expect(await metricValue('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'http' })).toBe(http0 + 1);
+    expect(await metricValue('depthwatch_ingest_poll_failures_total', { poll: 'test_oi', reason: 'parse' })).toBe(parse0 + 1);
+    expect(await metricValue('depthwatch_ingest_poll_requests_total', { poll: 'test_oi' })).toBe(sent0 + 3);
     // First failure: retry after one interval (A due 1010).
     poller.tick(1009);
     expect(requests).toHaveLength(0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryBus } from '@depthwatch/bus';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import type { ParseContext } from '../sync/adapter.ts';
 import { OrderBook } from '../sync/order-book.ts';
 import { VenueSession } from '../sync/venue-session.ts';
@@ -37,11 +37,7 @@ function insertFrames(firstId: number, count: number, perFrame: number, seed: nu
   return frames;
 }
 
-async function parseErrors(channel: string): Promise<number> {
-  const m = registry.getSingleMetric('depthwatch_ingest_parse_errors_total');
-  if (!m) return 0;
-  return (await m.get()).values.filter((v) => v.labels.venue === 'bitmex' && v.labels.channel === channel).reduce((s, v) => s + v.value, 0);
-}
+const parseErrors = (channel: string): Promise<number> => metricValue('depthwatch_ingest_parse_errors_total', { venue: 'bitmex', channel });
 
 describe('BitMEX per-session maps are bounded', () => {
   it(`an insert past ${BITMEX_MAX_BOOK_IDS} ids is a corrupt book: counted, resubscribed, rows dropped until the next partial rebuilds the exact book`, async () => {

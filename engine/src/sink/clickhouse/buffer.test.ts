@@ -2,23 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@depthwatch/bus';
-import { logger, registry } from '@depthwatch/ops';
+import { logger, metricValue } from '@depthwatch/ops';
 import { SinkBuffer } from './buffer.ts';
 import { startClickHouseSink } from './sink.ts';
 import { trade } from './fixtures.ts';
 
 const log = logger('test.sink-buffer');
 
-async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  const values = (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
-  return values.reduce((s, v) => s + v.value, 0);
-}
 
 describe('SinkBuffer', () => {
   it('drop policy: keeps the oldest rows up to the cap and counts every newer row dropped', async () => {
-    const before = await metric('depthwatch_sink_dropped_rows_total', { table: 'trades' });
+    const before = await metricValue('depthwatch_sink_dropped_rows_total', { table: 'trades' });
     const buf = new SinkBuffer({ maxRows: 100, policy: { kind: 'drop' }, log });
     const results = Array.from({ length: 130 }, (_, i) => buf.push('trades', { id: `t${i}`, ts_ms: i }));
     expect(results.filter(Boolean)).toHaveLength(100);
@@ -26,7 +20,7 @@ describe('SinkBuffer', () => {
     expect(buf.buffered).toBe(100);
     expect(buf.dropped).toBe(30);
     expect(buf.tables.trades.rows.map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => `t${i}`));
-    expect((await metric('depthwatch_sink_dropped_rows_total', { table: 'trades' })) - before).toBe(30);
+    expect((await metricValue('depthwatch_sink_dropped_rows_total', { table: 'trades' })) - before).toBe(30);
     // Room again once rows are inserted.
     buf.tables.trades.cut(40);
     buf.inserted(40);
@@ -36,14 +30,14 @@ describe('SinkBuffer', () => {
 
   it('back-pressure policy: pauses once at the cap, drops nothing, resumes when drained to half', async () => {
     const calls: string[] = [];
-    const pausesBefore = await metric('depthwatch_sink_backpressure_pauses_total');
+    const pausesBefore = await metricValue('depthwatch_sink_backpressure_pauses_total');
     const buf = new SinkBuffer({ maxRows: 100, policy: { kind: 'backpressure', pause: () => calls.push('pause'), resume: () => calls.push('resume') }, log });
     for (let i = 0; i < 99; i++) buf.push('trades', { id: `t${i}`, ts_ms: i });
     expect(calls).toEqual([]);
     expect(buf.push('depth', { ts_ms: 99 })).toBe(true);
     expect(calls).toEqual(['pause']);
     expect(buf.backpressure).toBe(true);
-    expect(await metric('depthwatch_sink_backpressure')).toBe(1);
+    expect(await metricValue('depthwatch_sink_backpressure')).toBe(1);
     // Rows delivered before the pause took effect are kept, never dropped.
     for (let i = 0; i < 5; i++) expect(buf.push('trades', { id: `x${i}`, ts_ms: 100 + i })).toBe(true);
     expect(buf.buffered).toBe(105);
@@ -54,8 +48,8 @@ describe('SinkBuffer', () => {
     buf.inserted(1); // 50 = half
     expect(calls).toEqual(['pause', 'resume']);
     expect(buf.backpressure).toBe(false);
-    expect(await metric('depthwatch_sink_backpressure')).toBe(0);
-    expect((await metric('depthwatch_sink_backpressure_pauses_total')) - pausesBefore).toBe(1);
+    expect(await metricValue('depthwatch_sink_backpressure')).toBe(0);
+    expect((await metricValue('depthwatch_sink_backpressure_pauses_total')) - pausesBefore).toBe(1);
     expect(buf.pauses).toBe(1);
   });
 });
@@ -94,13 +88,13 @@ describe('ClickHouse sink on the in-memory bus, ClickHouse down', () => {
     server = fake.server;
     const bus = new MemoryBus();
     const sink = await startClickHouseSink({ bus, url: fake.url, database: 'dwunit', flushMs: 20, batchRows: 50, maxBufferedRows: 300 });
-    const before = await metric('depthwatch_sink_dropped_rows_total', { table: 'trades' });
+    const before = await metricValue('depthwatch_sink_dropped_rows_total', { table: 'trades' });
     fake.state.down = true;
     for (let i = 0; i < 1_000; i++) bus.publish('md.trade', 'binance-futures:BTC/USDT:USDT', trade(i, { id: `t${i}` }));
     expect(sink.stats.buffered).toBe(300);
     expect(sink.stats.dropped).toBe(700);
     expect(sink.stats.backpressure).toBe(false);
-    expect((await metric('depthwatch_sink_dropped_rows_total', { table: 'trades' })) - before).toBe(700);
+    expect((await metricValue('depthwatch_sink_dropped_rows_total', { table: 'trades' })) - before).toBe(700);
     expect(sink.health().details.buffer).toBe('full: dropping rows');
     await new Promise((r) => setTimeout(r, 100));
     expect(sink.stats.failures).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { MemoryBus } from '@depthwatch/bus';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import { ensureClickHouse } from '../../../../infra/local/ensure.ts';
 import { createSinkClient, startClickHouseSink } from './sink.ts';
 import { trade } from './fixtures.ts';
@@ -20,11 +20,6 @@ const DB = `dwtest_insertid_${Date.now().toString(36)}`;
 const RUN = 'lost-ack';
 const N = 250;
 
-async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  if (!m) return 0;
-  return (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
-}
 
 /** Forwards everything to ClickHouse; the first `cut` INSERTs into `table` are executed but their answers never reach the client. */
 function lossyProxy(upstream: URL, table: string, cut: number): Promise<{ server: Server; url: string; cutInserts: () => number }> {
@@ -78,8 +73,8 @@ describe('ClickHouse sink: lost insert acknowledgement (real server)', () => {
     const proxy = await lossyProxy(new URL(url), `${DB}.trades`, 1);
     try {
       const bus = new MemoryBus();
-      const failuresBefore = await metric('depthwatch_sink_failures_total', { table: 'trades' });
-      const skippedBefore = await metric('depthwatch_sink_retries_skipped_total', { table: 'trades' });
+      const failuresBefore = await metricValue('depthwatch_sink_failures_total', { table: 'trades' });
+      const skippedBefore = await metricValue('depthwatch_sink_retries_skipped_total', { table: 'trades' });
       const sink = await startClickHouseSink({ bus, url: proxy.url, database: DB, runId: RUN, flushMs: 50, batchRows: 10_000 });
       for (let i = 1; i <= N; i++) {
         const t = trade(i);
@@ -88,8 +83,8 @@ describe('ClickHouse sink: lost insert acknowledgement (real server)', () => {
       await sink.flush();
       await sink.close();
       expect(proxy.cutInserts()).toBe(1);
-      expect((await metric('depthwatch_sink_failures_total', { table: 'trades' })) - failuresBefore).toBeGreaterThanOrEqual(1);
-      expect((await metric('depthwatch_sink_retries_skipped_total', { table: 'trades' })) - skippedBefore).toBe(1);
+      expect((await metricValue('depthwatch_sink_failures_total', { table: 'trades' })) - failuresBefore).toBeGreaterThanOrEqual(1);
+      expect((await metricValue('depthwatch_sink_retries_skipped_total', { table: 'trades' })) - skippedBefore).toBe(1);
     } finally {
       await new Promise<void>((r) => proxy.server.close(() => r()));
     }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { KafkaBus } from '@depthwatch/bus';
-import { registry } from '@depthwatch/ops';
+import { metricValue } from '@depthwatch/ops';
 import { ensureClickHouse, ensureKafka } from '../../../../infra/local/ensure.ts';
 import { createSinkClient, startClickHouseSink, type ClickHouseSink } from './sink.ts';
 import { trade } from './fixtures.ts';
@@ -27,10 +27,6 @@ const OTHER_GROUP = `${run}-engine`;
 const CAP = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function gaugeValue(name: string): Promise<number> {
-  const m = registry.getSingleMetric(name);
-  return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
-}
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -108,7 +104,7 @@ describe('ClickHouse sink on Kafka, ClickHouse down long enough to fill the buff
       clickhouseStopped = true;
       await until(() => s.stats.backpressure, 30_000, 'back-pressure');
       bufferedAtPause = s.stats.buffered;
-      gaugeDuringPause = await gaugeValue('depthwatch_sink_backpressure');
+      gaugeDuringPause = await metricValue('depthwatch_sink_backpressure');
       const otherAtPause = otherSeen.size;
       const publishedAtPause = published;
       rss.length = 0;
@@ -156,6 +152,6 @@ describe('ClickHouse sink on Kafka, ClickHouse down long enough to fill the buff
     expect(s.stats.dropped).toBe(0);
     expect(s.stats.backpressure).toBe(false);
     expect(s.stats.pauses).toBeGreaterThanOrEqual(1);
-    expect(await gaugeValue('depthwatch_sink_backpressure')).toBe(0);
+    expect(await metricValue('depthwatch_sink_backpressure')).toBe(0);
   }, 300_000);
 });
