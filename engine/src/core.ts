@@ -121,6 +121,10 @@ class SymbolState {
   }
 }
 
+/** Alert ids are deterministic (scope key, side, start): a restarted engine recomputes them to take an alert over. */
+const feedAlertId = (key: string, startTs: number): string => `feed:${key}:${startTs}`;
+const cascadeAlertId = (key: string, side: BookSideName, startTs: number): string => `cascade:${key}:${side}:${startTs}`;
+
 /** Bounds the memory of this instance's alert ids (one entry per alert, not per update). */
 const OWN_ALERTS_REMEMBERED = 10_000;
 
@@ -308,9 +312,7 @@ export class EngineCore {
       this.feeds.set(key, t);
     }
     const tr = t.onStatus(ev);
-    for (const s of this.symbols.values()) {
-      if (s.venue === ev.venue && (ev.symbol === '*' || s.symbol === ev.symbol)) s.feedHealthy = this.feedHealthy(s.venue, s.symbol);
-    }
+    this.refreshFeedHealth(ev.venue, ev.symbol);
     if (!tr || !this.cfg.feedAlerts) return;
     const connection = ev.symbol === '*';
     const what = connection ? `${ev.venue} connection` : `${ev.venue} ${ev.symbol}`;
@@ -320,7 +322,7 @@ export class EngineCore {
         : `${what} feed ${ev.state}${ev.reason ? `: ${ev.reason}` : ''}${ev.lagMs !== null && Number.isFinite(ev.lagMs) ? ` (lag ${Math.round(ev.lagMs)} ms)` : ''}`;
     this.emitAlert(key, {
       type: 'alert',
-      id: `feed:${key}:${tr.startTs}`,
+      id: feedAlertId(key, tr.startTs),
       kind: 'feed',
       scope: 'venue',
       venue: ev.venue,
@@ -337,6 +339,13 @@ export class EngineCore {
       evidence: emptyEvidence([ev.venue]),
       explanation,
     });
+  }
+
+  /** After a feed tracker changed: the stream's symbols (every symbol of the venue for its connection, symbol '*'). */
+  private refreshFeedHealth(venue: string, symbol: string): void {
+    for (const s of this.symbols.values()) {
+      if (s.venue === venue && (symbol === '*' || s.symbol === symbol)) s.feedHealthy = this.feedHealthy(s.venue, s.symbol);
+    }
   }
 
   private feedHealthy(venue: string, symbol: string): boolean {
@@ -425,16 +434,16 @@ export class EngineCore {
       return {
         key,
         active: () => t?.active === true,
-        id: () => `feed:${key}:${t?.startTs}`,
+        id: () => feedAlertId(key, t?.startTs ?? NaN),
         adopt: (x) => {
-          if (x.id !== `feed:${key}:${x.startTs}` || !(SYNC_STATES as readonly string[]).includes(x.stage)) return false;
+          if (x.id !== feedAlertId(key, x.startTs) || !(SYNC_STATES as readonly string[]).includes(x.stage)) return false;
           const f = tracker();
           f.active = true;
           f.severity = x.severity;
           f.startTs = x.startTs;
           f.stage = x.stage as SyncState;
           f.state = x.stage as SyncState;
-          for (const s of this.symbols.values()) if (s.venue === a.venue && (a.symbol === '*' || s.symbol === a.symbol)) s.feedHealthy = this.feedHealthy(s.venue, s.symbol);
+          this.refreshFeedHealth(a.venue, a.symbol);
           return true;
         },
         close: () => {
@@ -461,7 +470,7 @@ export class EngineCore {
       };
     } else return null;
     const existing = a.scope === 'symbol' ? this.symbols.get(key)?.trackers[side] : this.assets.get(a.asset)?.trackers[side];
-    const idOf = (startTs: number) => `cascade:${key}:${a.side}:${startTs}`;
+    const idOf = (startTs: number) => cascadeAlertId(key, SIDES[side]!, startTs);
     return {
       key,
       active: () => existing?.active === true,
@@ -778,7 +787,7 @@ export class EngineCore {
         : `${where}: ${tracker.severity} — ${money(input.liqNotional)}${lb} of ${who} liquidations in ${cfg.windowSec} s (${accel}); ${depthPart}; spread ${finite(input.spreadBps).toFixed(1)} bps vs ${finite(input.spreadBaselineBps).toFixed(1)}; price ${side === 0 ? '−' : '+'}${finite(input.priceMovePct).toFixed(2)}% [${verdict.conditions.join(', ') || 'calming'}]`;
     const alert: Alert = {
       type: 'alert',
-      id: `cascade:${key}:${sideName}:${tracker.startTs}`,
+      id: cascadeAlertId(key, sideName, tracker.startTs),
       kind: 'cascade',
       scope,
       venue,
