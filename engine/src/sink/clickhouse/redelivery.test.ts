@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RedeliveryFilter } from './redelivery.ts';
+import { IDENTITY, RedeliveryFilter } from './redelivery.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { SINK_TABLES } from './rows.ts';
 import { tradeRow, type Row } from './rows.ts';
 import { trade } from './fixtures.ts';
 
@@ -17,6 +19,15 @@ function store(stored: Row[]) {
 }
 
 describe('RedeliveryFilter', () => {
+  it('uses each table\'s ReplacingMergeTree key as its event identity (the two must not drift apart)', () => {
+    const ddl = MIGRATIONS.flatMap((m) => m.statements('dw')).join('\n');
+    for (const table of SINK_TABLES) {
+      const create = ddl.split('CREATE ').find((st) => st.startsWith(`TABLE IF NOT EXISTS dw.${table} (`));
+      expect(create, table).toBeDefined();
+      expect(create, table).toContain(`ORDER BY (run_id, ${IDENTITY[table].join(', ')})`);
+    }
+  });
+
   it('drops marked rows already stored or repeated in the batch, keeps the rest, and stops marking after the window', async () => {
     let now = 1_000;
     const predecessorInserted = [1, 2, 3].map((i) => tradeRow(trade(i), ''));

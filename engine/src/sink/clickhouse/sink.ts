@@ -60,6 +60,9 @@ const insertLatency = histogram<'table'>({ name: 'depthwatch_sink_insert_latency
 /** 18.16 closes idle keep-alive sockets after 3 s: stay well below so we never write to a closed socket. */
 export const IDLE_SOCKET_TTL_MS = 2_000;
 
+/** Backoff between ClickHouse attempts of one batch (insert or redelivery check): 100 ms doubling to 5 s. */
+const retryDelayMs = (attempt: number): number => Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+
 export function createSinkClient(url: string, username?: string, password?: string): ClickHouseClient {
   return createClient({
     url,
@@ -200,7 +203,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
         failures++;
         failuresTotal.inc({ table });
         if (abandon) throw err;
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
+        await sleep(retryDelayMs(attempt));
         if (abandon) throw err;
       }
     }
@@ -229,7 +232,7 @@ export async function startClickHouseSink(opts: ClickHouseSinkOptions): Promise<
         failures++;
         failuresTotal.inc({ table });
         const msg = (err as Error).message;
-        const delay = Math.min(5_000, 100 * 2 ** Math.min(batch.attempts, 6));
+        const delay = retryDelayMs(batch.attempts);
         if (lastError !== msg) log.error({ table, err: msg, rows: batch.rows.length, buffered: buffer.buffered, retryInMs: delay }, 'ClickHouse insert failed; retrying');
         lastError = msg;
         if (abandon) throw err;
