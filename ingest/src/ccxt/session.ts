@@ -1,6 +1,6 @@
 import { type Bus, type CcxtVenueId, type Level } from '@depthwatch/schemas';
 import { logger, type Logger } from '@depthwatch/ops';
-import { CHANNELS, type Channel, type SyncRules } from '../sync/adapter.ts';
+import { CHANNELS, type Channel, type SyncRules, type VenueMessage } from '../sync/adapter.ts';
 import { Backoff, RollingMedian } from '../sync/backoff.ts';
 import type { ResyncReason } from '../sync/book-sync.ts';
 import { ingestMetrics as M } from '../sync/metrics.ts';
@@ -8,7 +8,7 @@ import { SymbolFeed } from '../sync/symbol-feed.ts';
 import { assertWellFormed } from '../sync/well-formed.ts';
 import { registerMarkets, type MarketInfo } from '../metadata/index.ts';
 import type { VenueConfig } from '../sync/venue-session.ts';
-import { loadCcxt, type CcxtModule, type CcxtProExchange } from './load.ts';
+import { loadCcxt, type CcxtLiquidation, type CcxtModule, type CcxtOrderBook, type CcxtProExchange, type CcxtTicker, type CcxtTrade } from './load.ts';
 import { fromCcxtMarket, snapshotMarkets, toCcxtMarket } from './markets.ts';
 import { bookFromCcxt, liquidationConvention, liquidationFromCcxt, tickerFromCcxt, tradeFromCcxt, type LiquidationSideConvention } from './normalize.ts';
 import { ccxtMetrics } from './metrics.ts';
@@ -230,51 +230,32 @@ export class CcxtSession {
     const { feed, market, symbol } = w;
     if (channel === 'book') {
       this.received('book', 1);
-      try {
-        const snap = bookFromCcxt(value as Parameters<typeof bookFromCcxt>[0], symbol, market, recvTs);
-        assertWellFormed([snap]);
-        feed.onSnapshot(snap, 'in-band', recvTs);
-      } catch (err) {
-        this.badData(w, 'book', err);
-      }
-      return;
-    }
-    if (channel === 'trade') {
-      const trades = value as Parameters<typeof tradeFromCcxt>[0][];
+      this.accept(w, 'book', () => bookFromCcxt(value as CcxtOrderBook, symbol, market, recvTs), (snap) => feed.onSnapshot(snap, 'in-band', recvTs));
+    } else if (channel === 'trade') {
+      const trades = value as CcxtTrade[];
       this.received('trade', trades.length);
-      for (const t of trades) {
-        try {
-          const msg = tradeFromCcxt(t, symbol, market, recvTs);
-          assertWellFormed([msg]);
-          feed.onTrade(msg, recvTs);
-        } catch (err) {
-          // One bad trade is dropped and counted; the good ones around it are still published.
-          this.badData(w, 'trade', err);
-        }
-      }
-      return;
-    }
-    if (channel === 'liquidation') {
-      const liquidations = value as Parameters<typeof liquidationFromCcxt>[0][];
+      // One bad trade is dropped and counted; the good ones around it are still published.
+      for (const t of trades) this.accept(w, 'trade', () => tradeFromCcxt(t, symbol, market, recvTs), (msg) => feed.onTrade(msg, recvTs));
+    } else if (channel === 'liquidation') {
+      const liquidations = value as CcxtLiquidation[];
       this.received('liquidation', liquidations.length);
       for (const l of liquidations) {
-        try {
-          const msg = liquidationFromCcxt(l, symbol, market, this.liquidationSide!, recvTs);
-          assertWellFormed([msg]);
-          feed.onLiquidation(msg, recvTs);
-        } catch (err) {
-          this.badData(w, 'liquidation', err);
-        }
+        this.accept(w, 'liquidation', () => liquidationFromCcxt(l, symbol, market, this.liquidationSide!, recvTs), (msg) => feed.onLiquidation(msg, recvTs));
       }
-      return;
+    } else {
+      this.received('ticker', 1);
+      this.accept(w, 'ticker', () => tickerFromCcxt(value as CcxtTicker, symbol, recvTs), (msg) => feed.onTicker(msg, recvTs));
     }
-    this.received('ticker', 1);
+  }
+
+  /** Normalize one item, check it like a venue parse result, and hand it to the feed; a failure is counted as bad data. */
+  private accept<T extends VenueMessage>(w: Watched, channel: Channel, normalize: () => T, apply: (msg: T) => void): void {
     try {
-      const msg = tickerFromCcxt(value as Parameters<typeof tickerFromCcxt>[0], symbol, recvTs);
+      const msg = normalize();
       assertWellFormed([msg]);
-      feed.onTicker(msg, recvTs);
+      apply(msg);
     } catch (err) {
-      this.badData(w, 'ticker', err);
+      this.badData(w, channel, err);
     }
   }
 
